@@ -1,0 +1,119 @@
+"""The evaluation protocol: which of the reference code's choices (or their fixes) are in force.
+
+``reference`` reproduces the authors' MATLAB code that produced Table I, bugs included;
+``corrected`` follows the paper's text and fixes them. Each difference is one named field.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+import numpy as np
+
+from ..errors import UserError
+from . import core
+
+
+@dataclass(frozen=True)
+class Protocol:
+    name: str
+    mask: str  # "binary": image .* uint8(map), rounds at 0.5 | "soft": image * map
+    average_drop: str  # "max-class": o = max of the masked softmax (bug) | "target-class": o = p_c(masked)
+    penalty: str  # "reference": d scales all four metrics (improves AD/MSE) | "never-improves"
+    ssim: str  # "volume": MATLAB on an HxWx3 volume | "per-channel": scikit-image per channel, averaged
+    cs_threshold: float = 0.55
+
+    def describe(self) -> dict:
+        return asdict(self)
+
+
+PROTOCOLS: dict[str, Protocol] = {
+    "reference": Protocol("reference", mask="binary", average_drop="max-class", penalty="reference", ssim="volume"),
+    "corrected": Protocol(
+        "corrected", mask="soft", average_drop="target-class", penalty="never-improves", ssim="per-channel"
+    ),
+}
+
+
+def get_protocol(name: str) -> Protocol:
+    try:
+        return PROTOCOLS[name]
+    except KeyError:
+        raise UserError(f"unknown protocol {name!r}; choose one of {', '.join(PROTOCOLS)}") from None
+
+
+def masked_image(image: np.ndarray, saliency: np.ndarray, protocol: Protocol) -> np.ndarray:
+    return core.binary_mask(image, saliency) if protocol.mask == "binary" else core.soft_mask(image, saliency)
+
+
+def confidence_after(probs_masked: np.ndarray, target: int, protocol: Protocol) -> float:
+    """The ``o`` of Average Drop: the masked image's max class probability (reference) or p_target."""
+    return float(probs_masked.max() if protocol.average_drop == "max-class" else probs_masked[target])
+
+
+def penalise(values: dict, hit: bool, cs_pass: bool, y_c: float, o: float, protocol: Protocol) -> tuple[dict, str, float]:
+    """Apply the penalty rule on a miss. Returns (values, penalty name, d).
+
+    * hit: nothing changes ("none").
+    * miss, CS check fails: AD=1, SSIM=0, FSIM=0, MSE=1 ("zeroed") in both protocols.
+    * miss, CS check passes: d = 1 - |y_c - o| ("scaled").
+      reference: AD, SSIM, FSIM and MSE are all multiplied by d (which *improves* AD and MSE);
+      corrected: the goodness terms SSIM, FSIM, 1-AD and 1-MSE are multiplied by d, so nothing improves.
+    """
+    if hit:
+        return dict(values), "none", 1.0
+    if not cs_pass:
+        return {"AD": 1.0, "SSIM": 0.0, "FSIM": 0.0, "MSE": 1.0}, "zeroed", 0.0
+    d = 1.0 - abs(y_c - o)
+    if protocol.penalty == "reference":
+        return {k: v * d for k, v in values.items()}, "scaled", d
+    return (
+        {
+            "AD": 1.0 - d * (1.0 - values["AD"]),
+            "SSIM": values["SSIM"] * d,
+            "FSIM": values["FSIM"] * d,
+            "MSE": 1.0 - d * (1.0 - values["MSE"]),
+        },
+        "scaled",
+        d,
+    )
+
+
+def score_explanation(
+    image: np.ndarray,
+    masked: np.ndarray,
+    map_top1: np.ndarray,
+    map_top2: np.ndarray,
+    probs: np.ndarray,
+    probs_masked: np.ndarray,
+    protocol: Protocol,
+) -> dict:
+    """Every Table I metric for one image and one map (the top-1 map; the top-2 map is for CS).
+
+    ``probs`` is the softmax of the image, ``probs_masked`` of ``masked`` (the caller runs the model).
+    """
+    top1 = int(np.argmax(probs))
+    y_c = float(probs[top1])
+    o = confidence_after(probs_masked, top1, protocol)
+    raw = {
+        "AD": core.average_drop(y_c, o),
+        "SSIM": core.ssim_volume(image, masked) if protocol.ssim == "volume" else core.ssim_channels(image, masked),
+        "FSIM": core.fsim(image, masked),
+        "MSE": core.mse(image, masked),
+    }
+    r = core.class_sensitivity(map_top1, map_top2)
+    constant = core.is_constant(map_top1) or core.is_constant(map_top2)
+    cs_pass = core.cs_passes(r, constant, protocol.cs_threshold)
+    is_hit = core.hit(top1, probs_masked)
+    values, penalty, d = penalise(raw, is_hit, cs_pass, y_c, o, protocol)
+    return {
+        **values,
+        "AVX": core.avx(values["AD"], values["SSIM"], values["FSIM"], values["MSE"]),
+        "CS_r": r,
+        "CS_pass": cs_pass,
+        "Hit": is_hit,
+        "penalty": penalty,
+        "penalty_d": d,
+        "blank_mask": bool(masked.max() == 0),
+        **{f"raw_{k}": v for k, v in raw.items()},
+    }

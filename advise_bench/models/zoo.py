@@ -1,0 +1,278 @@
+"""The model zoo: every architecture by name, with its input size, preprocessing and explanation layer.
+
+Weights are resolved by :func:`load_model`:
+
+* ``imagenet`` -- a matching file in the shared models folder when there is one, else the Keras download
+  (cached under ``~/.keras``). A failed download becomes one line telling the user to pass ``--weights PATH``.
+* a path -- ``.weights.h5`` / ``.h5`` weights for the zoo architecture, or a whole ``.keras`` model.
+* ``random`` -- untrained weights for smoke tests and timing; maps from them mean nothing.
+"""
+
+from __future__ import annotations
+
+import logging
+import warnings
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from ..errors import UserError
+from ..paths import shared_path
+from .preprocessing import get_preprocessor
+
+log = logging.getLogger(__name__)
+
+WEIGHT_SUFFIXES = (".weights.h5", ".h5", ".keras")
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    name: str
+    input_size: int
+    preprocess: str
+    default_layer: str
+    build: Callable  # build(weights: str | None, input_size: int) -> keras.Model
+    imagenet_source: str  # where ``--weights imagenet`` comes from, for ``advise-bench models``
+    shared_weights: str | None = None  # file name in the shared models folder, if one exists
+    notes: str = ""
+
+
+def _keras_app(constructor: str, **kwargs):
+    def build(weights, input_size):
+        import keras
+
+        fn = getattr(keras.applications, constructor)
+        return fn(weights=weights, input_shape=(input_size, input_size, 3), **kwargs)
+
+    return build
+
+
+def _alexnet(weights, input_size):
+    if weights == "imagenet":
+        raise UserError(
+            "alexnet has no Keras ImageNet download: convert torchvision's weights with "
+            "scripts/convert_alexnet.py and pass --weights PATH"
+        )
+    from .alexnet import build_alexnet
+
+    return build_alexnet(weights=weights, input_size=input_size)
+
+
+ZOO: dict[str, ModelSpec] = {
+    s.name: s
+    for s in (
+        ModelSpec("vgg16", 224, "caffe", "block5_conv3", _keras_app("VGG16"), "keras download"),
+        ModelSpec("resnet50", 224, "caffe", "conv5_block3_out", _keras_app("ResNet50"), "keras download"),
+        ModelSpec("xception", 299, "tf", "block14_sepconv2_act", _keras_app("Xception"), "keras download"),
+        ModelSpec(
+            "alexnet", 227, "torch", "conv5", _alexnet,
+            "convert torchvision weights (scripts/convert_alexnet.py)",
+            notes="torchvision layer shapes; conv5 is taken before its ReLU",
+        ),
+        ModelSpec(
+            "mobilenet_v2", 224, "tf", "out_relu", _keras_app("MobileNetV2"), "keras download",
+            shared_weights="mobilenet_v2_1.0_224.weights.h5",
+        ),
+        ModelSpec(
+            "mobilenet", 224, "tf", "conv_pw_13_relu", _keras_app("MobileNet", alpha=0.25), "keras download",
+            shared_weights="mobilenet_0.25_224.weights.h5", notes="alpha 0.25",
+        ),
+    )
+}
+
+
+@dataclass
+class LoadedModel:
+    """A classifier ready to explain: softmax output, named explanation layer, preprocessing."""
+
+    name: str
+    model: object  # keras.Model whose output is a softmax over classes
+    layer: str
+    input_size: int
+    preprocess_name: str
+    weights_source: str
+    preprocess: Callable[[np.ndarray], np.ndarray] = field(init=False, repr=False)
+
+    def __post_init__(self):
+        self.preprocess = get_preprocessor(self.preprocess_name)
+
+    @property
+    def is_random(self) -> bool:
+        return self.weights_source == "random"
+
+    def predict(self, images: np.ndarray, batch_size: int = 32) -> np.ndarray:
+        """Softmax probabilities for RGB 0..255 images (N,H,W,3), without Keras progress bars."""
+        images = np.asarray(images)
+        outs = [
+            np.asarray(self.model(self.preprocess(images[i : i + batch_size]), training=False))
+            for i in range(0, len(images), batch_size)
+        ]
+        return np.concatenate(outs, axis=0) if outs else np.zeros((0, self.model.output_shape[-1]), np.float32)
+
+
+def model_names() -> list[str]:
+    return list(ZOO)
+
+
+def get_spec(name: str) -> ModelSpec:
+    try:
+        return ZOO[name]
+    except KeyError:
+        raise UserError(f"unknown model {name!r}; choose one of {', '.join(ZOO)} or pass --model-file") from None
+
+
+def _weights_kind(weights: str) -> str:
+    if weights in ("imagenet", "random"):
+        return weights
+    if not any(str(weights).endswith(s) for s in WEIGHT_SUFFIXES):
+        raise UserError(f"--weights {weights}: expected 'imagenet', 'random' or a {'/'.join(WEIGHT_SUFFIXES)} file")
+    if not Path(weights).expanduser().is_file():
+        raise UserError(f"--weights {weights}: no such file")
+    return "file"
+
+
+def load_model(
+    name: str | None = None,
+    weights: str = "imagenet",
+    *,
+    model_file: str | None = None,
+    layer: str | None = None,
+    input_size: int | None = None,
+    preprocess: str | None = None,
+) -> LoadedModel:
+    """Load a zoo model (or any Keras model file) and check its explanation layer."""
+    if model_file is not None:
+        return _load_model_file(model_file, layer, input_size, preprocess)
+    if name is None:
+        raise UserError("pass --model NAME or --model-file FILE")
+    spec = get_spec(name)
+    size = input_size or spec.input_size
+    kind = _weights_kind(weights)
+    if kind == "imagenet" and spec.shared_weights and shared_path("models", spec.shared_weights):
+        weights, kind = str(shared_path("models", spec.shared_weights)), "file"
+    if kind == "random":
+        warnings.warn(
+            f"{name}: random weights -- maps and metrics from an untrained network mean nothing "
+            "(use them for smoke tests and timing only)",
+            stacklevel=2,
+        )
+    model, source = _build(spec, weights, kind, size)
+    return _finish(LoadedModel(name, model, layer or spec.default_layer, size, preprocess or spec.preprocess, source))
+
+
+def _build(spec: ModelSpec, weights: str, kind: str, size: int):
+    if kind == "file" and weights.endswith(".keras"):
+        return _load_keras_file(weights), weights
+    if kind == "random":
+        return spec.build(None, size), "random"
+    if kind == "file":
+        try:
+            model = spec.build(None, size)
+            model.load_weights(str(Path(weights).expanduser()))
+        except UserError:
+            raise
+        except Exception as exc:
+            raise UserError(f"--weights {weights}: cannot load into {spec.name} ({_short(exc)})") from None
+        return model, str(weights)
+    try:  # imagenet: the real Keras download path, cached under ~/.keras/models
+        return spec.build("imagenet", size), "imagenet"
+    except UserError:
+        raise
+    except Exception as exc:
+        raise UserError(
+            f"{spec.name}: could not download the ImageNet weights ({_short(exc)}); "
+            f"pass --weights PATH to a local {'/'.join(WEIGHT_SUFFIXES)} file"
+        ) from None
+
+
+def _load_keras_file(path: str):
+    import keras
+
+    try:
+        return keras.saving.load_model(str(Path(path).expanduser()), compile=False)
+    except Exception as exc:
+        raise UserError(f"{path}: cannot load Keras model ({_short(exc)})") from None
+
+
+def _load_model_file(path, layer, input_size, preprocess) -> LoadedModel:
+    if not Path(path).expanduser().is_file():
+        raise UserError(f"--model-file {path}: no such file")
+    if layer is None:
+        raise UserError("--model-file needs --layer NAME (the feature layer to explain)")
+    model = _load_keras_file(path)
+    shape = model.input_shape
+    size = input_size or (shape[1] if shape[1] == shape[2] and shape[1] else None)
+    if not size:
+        raise UserError(f"{path}: input size is not fixed; pass --input-size N")
+    loaded = LoadedModel(Path(path).stem, model, layer, int(size), preprocess or "none", str(path))
+    return _finish(loaded)
+
+
+def _finish(loaded: LoadedModel) -> LoadedModel:
+    """Check the layer and make sure the model ends in a softmax (the reference explains probabilities)."""
+    import keras
+
+    model = loaded.model
+    names = [layer.name for layer in model.layers]
+    if loaded.layer not in names:
+        hint = ", ".join(n for n in names[-8:])
+        raise UserError(f"layer {loaded.layer!r} not found in {loaded.name}; last layers are: {hint}")
+    if not ends_in_softmax(model):
+        probs = keras.layers.Softmax(name="advise_bench_softmax")(model.outputs[0])
+        loaded.model = keras.Model(model.input, probs, name=model.name)
+        log.info("%s: output is not a softmax; appended one (the benchmark explains probabilities)", loaded.name)
+    return loaded
+
+
+def ends_in_softmax(model) -> bool:
+    import keras
+
+    last = model.layers[-1]
+    if isinstance(last, keras.layers.Softmax):
+        return True
+    act = getattr(last, "activation", None)
+    return act is keras.activations.softmax or getattr(act, "__name__", "") == "softmax"
+
+
+def logits_model(model):
+    """The same network without its final softmax (shares weights; used by the logit score option
+    and by Score-CAM, whose tf-keras-vis implementation applies softmax itself)."""
+    import keras
+
+    last = model.layers[-1]
+    if isinstance(last, keras.layers.Softmax) or (
+        isinstance(last, keras.layers.Activation) and getattr(last.activation, "__name__", "") == "softmax"
+    ):
+        return keras.Model(model.input, last.input)
+    if ends_in_softmax(model):
+        # Dense(..., activation="softmax"): re-apply the same kernel without the activation.
+        kernel, *bias = last.weights
+        z = keras.ops.matmul(last.input, kernel)
+        if bias:
+            z = z + bias[0]
+        return keras.Model(model.input, z)
+    return model
+
+
+def _short(exc: Exception) -> str:
+    """First line of an exception, without the URL Keras puts in download errors."""
+    text = str(exc).strip().splitlines()
+    line = text[0] if text else type(exc).__name__
+    return line.split(" on http")[0][:200]
+
+
+def describe_zoo() -> list[dict]:
+    return [
+        {
+            "model": s.name,
+            "input": f"{s.input_size}x{s.input_size}",
+            "layer": s.default_layer,
+            "preprocess": s.preprocess,
+            "imagenet weights": s.imagenet_source
+            + (" (shared file found)" if s.shared_weights and shared_path("models", s.shared_weights) else ""),
+            "notes": s.notes,
+        }
+        for s in ZOO.values()
+    ]

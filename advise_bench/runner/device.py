@@ -1,0 +1,55 @@
+"""CPU/GPU selection and timing. ``cpu`` hides the GPU from TensorFlow, so it must run before TF starts."""
+
+from __future__ import annotations
+
+import os
+import platform
+import sys
+import time
+
+from ..errors import UserError
+
+DEVICES = ("cpu", "gpu")
+
+
+def select_device(device: str) -> None:
+    if device not in DEVICES:
+        raise UserError(f"unknown device {device!r}; choose cpu or gpu")
+    if device == "cpu":
+        if "tensorflow" in sys.modules:
+            import tensorflow as tf
+
+            try:
+                tf.config.set_visible_devices([], "GPU")
+            except RuntimeError:  # TF already initialised its devices
+                if tf.config.get_visible_devices("GPU"):
+                    raise UserError("--device cpu: TensorFlow already started on the GPU") from None
+        else:
+            os.environ["CUDA_VISIBLE_DEVICES"] = "-1"
+        return
+    import tensorflow as tf
+
+    if not tf.config.list_physical_devices("GPU"):
+        raise UserError("--device gpu: TensorFlow sees no GPU on this machine (use --device cpu)")
+
+
+def device_name(device: str) -> str:
+    if device == "gpu":
+        import tensorflow as tf
+
+        gpus = tf.config.list_physical_devices("GPU")
+        details = tf.config.experimental.get_device_details(gpus[0]) if gpus else {}
+        return f"gpu:{details.get('device_name', 'GPU')}"
+    return f"cpu:{platform.processor() or platform.machine()} x{os.cpu_count()}"
+
+
+class Timer:
+    """Wall time of a block. Callers convert results to NumPy inside the block, which waits for the device."""
+
+    def __enter__(self):
+        self.start = time.perf_counter()
+        return self
+
+    def __exit__(self, *exc):
+        self.seconds = time.perf_counter() - self.start
+        return False

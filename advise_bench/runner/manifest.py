@@ -1,0 +1,48 @@
+"""``run.json``: what produced a results folder (versions, device, configuration, seed, commit)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from dataclasses import asdict, is_dataclass
+from datetime import UTC, datetime
+from importlib import metadata
+from pathlib import Path
+
+from ..paths import REPO_ROOT
+
+PACKAGES = ("advise-bench", "tensorflow", "keras", "numpy", "scipy", "scikit-image", "tf-keras-vis", "lime", "pandas")
+
+
+def package_versions() -> dict[str, str]:
+    out = {}
+    for name in PACKAGES:
+        try:
+            out[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            out[name] = "not installed"
+    return out
+
+
+def git_commit() -> str:
+    try:
+        return subprocess.run(
+            ["git", "-C", str(REPO_ROOT), "rev-parse", "HEAD"], capture_output=True, text=True, timeout=10, check=True
+        ).stdout.strip()
+    except Exception:
+        return "unknown"
+
+
+def write_manifest(path: Path, config, **extra) -> None:
+    cfg = asdict(config) if is_dataclass(config) else dict(config)
+    doc = {
+        "created": datetime.now(UTC).isoformat(timespec="seconds"),
+        "git_commit": git_commit(),
+        "versions": package_versions(),
+        "config": cfg,
+        **extra,
+    }
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(json.dumps(doc, indent=2, default=str))
+    tmp.replace(path)

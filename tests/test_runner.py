@@ -1,0 +1,135 @@
+"""End to end: run -> CSVs -> report; kill -9 and resume; shards; corrupt images."""
+
+import csv
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from advise_bench.runner.run import RunConfig, parse_shard, run
+from advise_bench.runner.store import RowWriter, done_ids
+
+pytestmark = pytest.mark.slow
+
+FAST = {"lime_samples": 60, "scorecam_max_n": 16}
+TIME_COLS = ["time_s", "time_top2_s"]
+
+
+@pytest.fixture(scope="module")
+def manifest(ilsvrc_dir, tmp_path_factory):
+    """5 real images plus a corrupt one, via a manifest with absolute-ish relative paths."""
+    folder = tmp_path_factory.mktemp("data")
+    rows = list(csv.DictReader(open(ilsvrc_dir / "manifest.csv")))[:5]
+    (folder / "corrupt.jpg").write_bytes(b"\xff\xd8\xff\xe0 this is not a jpeg")
+    with open(folder / "manifest.csv", "w", newline="") as fh:
+        w = csv.writer(fh)
+        w.writerow(["file", "label"])
+        for r in rows[:2]:
+            w.writerow([os.path.relpath(ilsvrc_dir / r["file"], folder), r["label"]])
+        w.writerow(["corrupt.jpg", 0])
+        for r in rows[2:]:
+            w.writerow([os.path.relpath(ilsvrc_dir / r["file"], folder), r["label"]])
+    return folder / "manifest.csv"
+
+
+def _cfg(manifest, out, **kw):
+    base = dict(model="mobilenet_v2", data=str(manifest), out=str(out), **FAST)
+    base.update(kw)
+    return RunConfig(**base)
+
+
+def _rows(out, method="gradcam"):
+    frames = [pd.read_csv(p, dtype={"image_id": str}) for p in sorted(Path(out, "mobilenet_v2").glob(f"{method}*.csv"))]
+    return pd.concat(frames).sort_values("image_id").reset_index(drop=True)
+
+
+def test_end_to_end_all_methods_and_report(manifest, tmp_path):
+    from advise_bench.report.table import build_report
+
+    out = tmp_path / "res"
+    counts = run(_cfg(manifest, out, limit=3), progress=False)
+    assert counts["images"] == 3 and counts["error"] == 6  # the corrupt image, one error row per method
+    folder = out / "mobilenet_v2"
+    for m in ("advise", "gradcam", "gradcampp", "scorecam", "layercam", "lime"):
+        df = pd.read_csv(folder / f"{m}.csv", dtype={"image_id": str})
+        assert len(df) == 3 and set(df["status"]) == {"ok", "error"}
+        ok = df[df.status == "ok"]
+        for col in ("image_id", "label", "top5", "top5_probs", "AD", "SSIM", "FSIM", "MSE", "AVX", "CS_r", "Hit",
+                    "penalty", "time_s", "device"):
+            assert col in df.columns and ok[col].notna().all(), (m, col)
+        assert ok[["AD", "SSIM", "FSIM", "MSE", "AVX"]].apply(lambda s: s.between(0, 1)).all().all()
+    assert "corrupt.jpg" in df.loc[df.status == "error", "error"].iloc[0]
+    groups = pd.read_csv(folder / "advise_groups.csv")
+    assert len(groups) >= 2 and {"peaks", "units", "AVX"} <= set(groups.columns)
+    assert len(list((folder / "advise_units").glob("*.npz"))) == 2
+    assert (folder / "run.json").exists()
+    table, paths = build_report(out)
+    assert len(table) == 6 and all(p.exists() for p in paths.values())
+    assert "ADVISE" in paths["markdown"].read_text() and "AD ↓" in paths["markdown"].read_text()
+    adv = table[table.method == "ADVISE"].iloc[0]
+    assert adv["n"] == 2 and adv["errors"] == 1 and adv["peak_range"] != "N/A"
+    # Resuming a finished run does nothing.
+    again = run(_cfg(manifest, out, limit=3), progress=False)
+    assert again["skipped_done"] == 3 and again["ok"] == 0
+
+
+def test_shards_merge_to_the_unsharded_run(manifest, tmp_path):
+    from advise_bench.report.table import load_rows
+
+    full, sharded = tmp_path / "full", tmp_path / "sharded"
+    methods = ("gradcam", "advise")
+    run(_cfg(manifest, full, methods=methods, advise_selection="max-peaks"), progress=False)
+    for k in (0, 1):
+        run(_cfg(manifest, sharded, methods=methods, shard=(k, 2), advise_selection="max-peaks"), progress=False)
+    a = load_rows(full).drop(columns=TIME_COLS + ["shard"]).sort_values(["method", "image_id"])
+    b = load_rows(sharded).drop(columns=TIME_COLS + ["shard"]).sort_values(["method", "image_id"])
+    pd.testing.assert_frame_equal(a.reset_index(drop=True), b.reset_index(drop=True))
+
+
+def test_kill_minus_nine_then_resume_equals_uninterrupted(manifest, tmp_path):
+    ref_out, out = tmp_path / "ref", tmp_path / "killed"
+    run(_cfg(manifest, ref_out, methods=("gradcam", "layercam")), progress=False)
+    cmd = [sys.executable, "-m", "advise_bench.cli", "run", "--data", str(manifest), "--out", str(out),
+           "-m", "gradcam", "-m", "layercam", "--quiet"]
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    target = out / "mobilenet_v2" / "layercam.csv"
+    deadline = time.time() + 240
+    while time.time() < deadline and (not target.exists() or len(done_ids(target)) < 2):
+        time.sleep(0.05)
+    os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait()
+    assert len(done_ids(target)) < 6, "the run finished before it could be killed"
+    subprocess.run(cmd, check=True, capture_output=True, timeout=300)
+    for m in ("gradcam", "layercam"):
+        got, want = _rows(out, m), _rows(ref_out, m)
+        assert got["image_id"].is_unique and len(got) == 6
+        pd.testing.assert_frame_equal(got.drop(columns=TIME_COLS), want.drop(columns=TIME_COLS))
+
+
+def test_torn_last_line_is_repaired(tmp_path):
+    p = tmp_path / "x.csv"
+    w = RowWriter(p)
+    w.write({"image_id": "a", "v": 1})
+    w.write({"image_id": "b", "v": 2})
+    with open(p, "ab") as fh:
+        fh.write(b"c,3")  # a write cut short by kill -9
+    assert done_ids(p) == {"a", "b"}
+    RowWriter(p).write({"image_id": "c", "v": 3})
+    assert p.read_text() == "image_id,v\na,1\nb,2\nc,3\n"
+
+
+def test_parse_shard(monkeypatch):
+    assert parse_shard("1/4") == (1, 4)
+    monkeypatch.setenv("SLURM_ARRAY_TASK_ID", "3")
+    monkeypatch.setenv("SLURM_ARRAY_TASK_COUNT", "8")
+    assert parse_shard(None) == (3, 8)
+    from advise_bench.errors import UserError
+
+    for bad in ("4/4", "x", "1/0"):
+        with pytest.raises(UserError):
+            parse_shard(bad)
