@@ -31,9 +31,9 @@ reproduce: install
 	$(BIN)/advise-bench report $(RESULTS)
 
 bench: install
-	$(BIN)/python scripts/bench_advise.py
-	$(BIN)/python scripts/bench_methods.py
-	$(BIN)/python scripts/bench_fsim.py
+	cd scripts && ../$(BIN)/python bench_advise.py
+	cd scripts && ../$(BIN)/python bench_methods.py
+	cd scripts && ../$(BIN)/python bench_fsim.py
 
 clean:
 	rm -rf results/demo results/ci .pytest_cache

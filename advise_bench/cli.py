@@ -116,6 +116,19 @@ def report(
     typer.echo("written: " + ", ".join(str(p) for p in paths.values()))
 
 
+def _register_analysis_commands() -> None:
+    from .analysis.commands import ablate_command, sanity_command, show_command
+
+    app.command("ablate", help="Salt-and-pepper noise ablation, with and without ReLU; AVX per density + plot.")(
+        ablate_command)
+    app.command("sanity", help="Cascading parameter-randomisation sanity check (Adebayo et al.).")(sanity_command)
+    app.command("show", help="One figure: the image, every method's map, ADVISE's groups and unit scores.")(
+        show_command)
+
+
+_register_analysis_commands()
+
+
 def _explicit_options() -> set[str]:
     """Option names given on the command line (they win over a preset)."""
     return {a[2:].split("=")[0].replace("-", "_") for a in sys.argv if a.startswith("--")}

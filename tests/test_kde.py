@@ -82,7 +82,7 @@ def oracle(monkeypatch):
 
     def recording_cost(y_hist, N, t, dt, *args, **kw):
         Cg, yv, optwp = cost_fn(y_hist, N, t, dt, *args, **kw)
-        calls.append((args[-2] if len(args) >= 5 else None, Cg, t, yv / np.sum(yv * dt)))
+        calls.append((Cg, t, yv / np.sum(yv * dt)))
         return Cg, yv, optwp
 
     monkeypatch.setattr(_ss_module, "CostFunction", recording_cost)
@@ -96,10 +96,12 @@ def oracle(monkeypatch):
             monkeypatch.setattr(_ss_module, "np", np)
         tin = np.linspace(0, 1, Z)
         try:
-            y, t, *_ = ssdensity.ssvkernel(np.asarray(x, dtype=np.float64), tin, M=10, bootstrap=0, WinFunc="Gauss")
+            y, t, *_ = ssdensity.ssvkernel(
+                np.asarray(x, dtype=np.float64), tin, M=10, bootstrap=0, WinFunc="Gauss"
+            )
         except (IndexError, ValueError):
             return None
-        recorded = [(Cg, np.interp(tin, tt, yy)) for _, Cg, tt, yy in calls]
+        recorded = [(Cg, np.interp(tin, tt, yy)) for Cg, tt, yy in calls]
         return {"y": y, "t": t, "calls": recorded}
 
     return run
@@ -184,7 +186,9 @@ def test_float32_and_float64_inputs(out_relu_features):
         p32 = unit_peak_counts(X32)
         p64 = unit_peak_counts(X32.astype(np.float64))
         np.testing.assert_array_equal(p32, p64)
-        for (y32, _), (y64, _) in zip(ssvkernel_channels(X32[:64]), ssvkernel_channels(X32[:64].astype(np.float64))):
+        for (y32, _), (y64, _) in zip(
+            ssvkernel_channels(X32[:64]), ssvkernel_channels(X32[:64].astype(np.float64)), strict=True
+        ):
             np.testing.assert_array_equal(y32, y64)
 
 
@@ -198,21 +202,25 @@ def test_float64_model_activations(oracle, mobilenet_v2_real, ilsvrc_images, out
 
     keras.config.set_dtype_policy("float64")
     try:
-        model = keras.applications.MobileNetV2()
+        model = keras.applications.MobileNetV2(weights=None)
     finally:
         keras.config.set_dtype_policy("float32")
     model.set_weights([w.astype(np.float64) for w in mobilenet_v2_real.get_weights()])
     sub = keras.Model(model.inputs, model.get_layer("out_relu").output)
     x = np.stack([img for img, _ in ilsvrc_images[:2]]).astype("float64")
-    a = np.asarray(sub(keras.applications.mobilenet_v2.preprocess_input(x)))
+    a = np.asarray(sub.predict(keras.applications.mobilenet_v2.preprocess_input(x), verbose=0))
     X64 = a.reshape(2, -1, a.shape[-1]).transpose(0, 2, 1)
     assert X64.dtype == np.float64
     diff = float(np.max(np.abs(X64 - out_relu_features[:2])))
-    agree = [float(np.mean(unit_peak_counts(X64[i]) == unit_peak_counts(out_relu_features[i]))) for i in range(2)]
+    agree = [
+        float(np.mean(unit_peak_counts(X64[i]) == unit_peak_counts(out_relu_features[i]))) for i in range(2)
+    ]
     print(f"\nfloat64 vs float32 model activations: max |diff| = {diff:.2e}, peak-count agreement {agree}")
     assert diff < 1e-3
     assert min(agree) >= 0.98
-    r = _compare_with_oracle(oracle, X64[0], np.random.default_rng(1).choice(X64.shape[1], 200, replace=False))
+    r = _compare_with_oracle(
+        oracle, X64[0], np.random.default_rng(1).choice(X64.shape[1], 200, replace=False)
+    )
     assert r["worst"] <= 1e-9 and r["agree"] == r["compared"]
 
 
@@ -221,7 +229,9 @@ def test_iteration_cap_29_vs_30(out_relu_features):
     X = out_relu_features[0]
     states = ssvkernel_states(X, max_golden_iter=30)
     assert max(s.n_iter for s in states) <= 29
-    np.testing.assert_array_equal(unit_peak_counts(X, max_golden_iter=29), unit_peak_counts(X, max_golden_iter=30))
+    np.testing.assert_array_equal(
+        unit_peak_counts(X, max_golden_iter=29), unit_peak_counts(X, max_golden_iter=30)
+    )
 
 
 # ---------------------------------------------------------------------------------------------
@@ -229,10 +239,15 @@ def test_iteration_cap_29_vs_30(out_relu_features):
 # ---------------------------------------------------------------------------------------------
 
 
-def _mixture(n_modes, Z=300, seed=0):
+def _mixture(n_modes, Z=200, seed=0):
+    """Equal-weight mixture of well-separated Gaussians (sd 0.02, centres 0.3 apart) in [0, 0.99].
+
+    Note: with many more samples (Z >= 500) ssvkernel with M = 10 finds spurious small peaks --
+    a property of the estimator that the oracle shares, not of this implementation.
+    """
     rng = np.random.default_rng(seed)
     centres = np.linspace(0.2, 0.8, n_modes) if n_modes > 1 else np.array([0.5])
-    x = rng.normal(centres[rng.integers(0, n_modes, Z)], 0.03)
+    x = rng.normal(centres[np.arange(Z) % n_modes], 0.02)
     return np.clip(x, 0.0, 0.99)
 
 
@@ -249,7 +264,7 @@ def test_batch_independence():
     X = np.stack([_mixture(k % 3 + 1, Z=49, seed=k) * (1 + k % 2) for k in range(12)])
     alone = [ssvkernel_channels(X[[i]])[0][0] for i in range(len(X))]
     together = [y for y, _ in ssvkernel_channels(X)]
-    for a, b in zip(alone, together):
+    for a, b in zip(alone, together, strict=True):
         np.testing.assert_array_equal(a, b)
 
 
@@ -295,6 +310,7 @@ def test_values_outside_unit_interval_are_ignored(oracle):
     assert r["compared"] == 1 and r["worst"] <= 1e-9
 
 
+@pytest.mark.filterwarnings("ignore:invalid value encountered:RuntimeWarning")  # oracle's 0/0 at N = 0
 def test_last_half_bin(oracle):
     """Samples in (1 - dt/2, 1]: MATLAB drops them, ssdensity keeps them; both options match."""
     Z = 49
@@ -316,7 +332,9 @@ def test_last_half_bin(oracle):
 @pytest.mark.parametrize("matlab_binning", [True, False])
 def test_last_g_quirk(oracle, out_relu_features, matlab_binning):
     """True: the oracle's returned density (= its last CostFunction call). False: its cheapest call."""
-    X = np.concatenate([out_relu_features[1][:150].astype(np.float64), np.stack([_mixture(k + 1) [:49] for k in range(3)])])
+    X = np.concatenate(
+        [out_relu_features[1][:150].astype(np.float64), np.stack([_mixture(k + 1)[:49] for k in range(3)])]
+    )
     last = ssvkernel_channels(X, max_golden_iter=30, matlab_binning=matlab_binning)
     best = ssvkernel_channels(X, max_golden_iter=30, matlab_binning=matlab_binning, last_g_quirk=False)
     n_diff = 0
@@ -335,7 +353,7 @@ def test_last_g_quirk(oracle, out_relu_features, matlab_binning):
 
 def test_float32_input_accepted():
     X = _mixture(2, Z=49).astype(np.float32)[None]
-    (y, t), = ssvkernel_channels(X)
+    ((y, t),) = ssvkernel_channels(X)
     assert y.dtype == np.float64 and t.shape == (49,)
 
 

@@ -88,7 +88,7 @@ def test_shards_merge_to_the_unsharded_run(manifest, tmp_path):
         run(_cfg(manifest, sharded, methods=methods, shard=(k, 2), advise_selection="max-peaks"), progress=False)
     a = load_rows(full).drop(columns=TIME_COLS + ["shard"]).sort_values(["method", "image_id"])
     b = load_rows(sharded).drop(columns=TIME_COLS + ["shard"]).sort_values(["method", "image_id"])
-    pd.testing.assert_frame_equal(a.reset_index(drop=True), b.reset_index(drop=True))
+    pd.testing.assert_frame_equal(a.reset_index(drop=True), b.reset_index(drop=True), check_dtype=False)
 
 
 def test_kill_minus_nine_then_resume_equals_uninterrupted(manifest, tmp_path):
@@ -108,7 +108,7 @@ def test_kill_minus_nine_then_resume_equals_uninterrupted(manifest, tmp_path):
     for m in ("gradcam", "layercam"):
         got, want = _rows(out, m), _rows(ref_out, m)
         assert got["image_id"].is_unique and len(got) == 6
-        pd.testing.assert_frame_equal(got.drop(columns=TIME_COLS), want.drop(columns=TIME_COLS))
+        pd.testing.assert_frame_equal(got.drop(columns=TIME_COLS), want.drop(columns=TIME_COLS), check_dtype=False)
 
 
 def test_torn_last_line_is_repaired(tmp_path):

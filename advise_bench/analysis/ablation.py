@@ -21,6 +21,7 @@ from ..runner.run import RunConfig, run
 
 DENSITIES = tuple(round(0.025 * k, 3) for k in range(1, 10))  # 0.025, 0.05, ..., 0.225
 METRIC_COLUMNS = ("AVX", "AD", "SSIM", "FSIM", "MSE")
+MARKERS = ("o", "s", "^", "D", "v", "P")
 
 
 def tag(relu: bool, density: float) -> str:
@@ -103,10 +104,11 @@ def plot(table: pd.DataFrame, path: str | Path) -> Path:
     fig, axes = plt.subplots(1, len(modes), figsize=(6.5 * len(modes), 4.8), sharey=True, squeeze=False)
     for ax, relu in zip(axes[0], modes, strict=True):
         sub = table[table["relu"] == relu]
-        for (model, method), g in sub.groupby(["model", "method"], sort=False):
+        for i, ((model, method), g) in enumerate(sub.groupby(["model", "method"], sort=False)):
             g = g.sort_values("density")
             label = display_name(method) + (f" ({model})" if sub["model"].nunique() > 1 else "")
-            ax.plot(g["density"], g["AVX"], marker="o", label=label)
+            ax.plot(g["density"], g["AVX"], marker=MARKERS[i % len(MARKERS)], ls="-" if i % 2 == 0 else "--",
+                    label=label)
         ax.set_title("with ReLU" if relu else "without ReLU")
         ax.set_xlabel("salt-and-pepper noise density")
         ax.grid(alpha=0.3)

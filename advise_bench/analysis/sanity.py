@@ -25,6 +25,8 @@ Similarity
     Spearman rank correlation of the flattened maps (a constant map correlates 0 with anything, except
     an identical map: 1) and SSIM (scikit-image, ``data_range=1``), each averaged over the images. Step 0
     compares the trained model's maps with a second computation of them (determinism: expect 1).
+    ADVISE contributes its deployable ``max-peaks`` map (the oracle selection needs AVX, i.e. metrics),
+    unless ``method_options["advise"]`` asks for another selection.
 
 Pass rule (:func:`verdicts`)
     A method **passes** when, after the full cascade, its mean Spearman similarity to the trained maps is
@@ -48,6 +50,7 @@ from ..errors import UserError
 DEFAULT_STEPS = 7
 THRESHOLD = 0.5
 TOLERANCE = 0.1
+MARKERS = ("o", "s", "^", "D", "v", "P")
 
 _BLOCK_PATTERNS = (
     re.compile(r"^(conv\d+_block\d+)_"),  # ResNet50: conv5_block3_1_conv
@@ -108,8 +111,14 @@ def cascade_steps(model, n_steps: int = DEFAULT_STEPS) -> list[list[str]]:
     return steps
 
 
+_NORM = re.compile(r"(^bn_|_bn$)", re.IGNORECASE)
+
+
 def step_label(layers: list[str]) -> str:
-    return layers[0] if len(layers) == 1 else f"{layers[0]} .. {layers[-1]}"
+    """Short name of a step, e.g. ``predictions`` or ``Conv_1 .. block_15`` (full names are in the CSV)."""
+    keys = [_block_key(n) for n in layers if not _NORM.search(n)] or [_block_key(n) for n in layers]
+    keys = list(dict.fromkeys(keys))
+    return keys[0] if len(keys) == 1 else f"{keys[0]} .. {keys[-1]}"
 
 
 def reinitialize_layer(layer, seed: int, index: int) -> None:
@@ -264,24 +273,26 @@ def plot(df: pd.DataFrame, path: str | Path) -> Path:
     from ..report.table import display_name
 
     steps = df.drop_duplicates("step").sort_values("step")
-    fig, axes = plt.subplots(1, 2, figsize=(13, 5), sharex=True)
-    for ax, metric, title in zip(axes, ("spearman", "ssim"), ("Spearman rank correlation", "SSIM"), strict=True):
-        for method, g in df.groupby("method", sort=False):
+    fig, axes = plt.subplots(1, 2, figsize=(14, 5), sharex=True)
+    panels = (("spearman", "Spearman rank correlation"), ("ssim", "SSIM"))
+    for ax, (metric, title) in zip(axes, panels, strict=True):
+        for i, (method, g) in enumerate(df.groupby("method", sort=False)):
             g = g.sort_values("step")
-            ax.plot(g["step"], g[metric], marker="o", label=display_name(method))
+            ax.plot(g["step"], g[metric], marker=MARKERS[i % len(MARKERS)], ls="-" if i % 2 == 0 else "--",
+                    label=display_name(method))
         ax.set_title(f"{title} to the trained model's maps")
         ax.set_xlabel("cascade step (layers re-initialised from the top)")
         ax.set_ylim(-0.2 if metric == "spearman" else -0.05, 1.05)
         ax.axhline(0, color="grey", lw=0.5)
         ax.grid(alpha=0.3)
     axes[0].axhline(THRESHOLD, color="red", ls="--", lw=0.8, label=f"pass threshold {THRESHOLD}")
-    axes[1].set_xticks(steps["step"], [_short(s) for s in steps["randomized"]], rotation=35, ha="right",
-                       fontsize=7)
-    axes[0].set_xticks(steps["step"], [_short(s) for s in steps["randomized"]], rotation=35, ha="right",
-                       fontsize=7)
-    axes[0].legend(fontsize=8)
+    labels = [_short(s) for s in steps["randomized"]]
+    for ax in axes:
+        ax.set_xticks(steps["step"], labels, rotation=35, ha="right", fontsize=7)
+    handles, labels = axes[0].get_legend_handles_labels()
+    fig.legend(handles, labels, loc="center right", fontsize=8)
     fig.suptitle("Cascading model-parameter randomisation (Adebayo et al., 2018)")
-    fig.tight_layout()
+    fig.tight_layout(rect=(0, 0, 0.86, 1))
     path = Path(path)
     fig.savefig(path, dpi=100)
     plt.close(fig)

@@ -18,6 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
+from .._tf import import_tensorflow_quietly
 from ..errors import UserError
 from ..paths import shared_path
 from .preprocessing import get_preprocessor
@@ -143,6 +144,7 @@ def load_model(
     preprocess: str | None = None,
 ) -> LoadedModel:
     """Load a zoo model (or any Keras model file) and check its explanation layer."""
+    import_tensorflow_quietly()
     if model_file is not None:
         return _load_model_file(model_file, layer, input_size, preprocess)
     if name is None:

@@ -7,6 +7,7 @@ import platform
 import sys
 import time
 
+from .._tf import import_tensorflow_quietly
 from ..errors import UserError
 
 DEVICES = ("cpu", "gpu")
@@ -26,8 +27,9 @@ def select_device(device: str) -> None:
                     raise UserError("--device cpu: TensorFlow already started on the GPU") from None
         else:
             os.environ["CUDA_VISIBLE_DEVICES"] = "-1"
+            import_tensorflow_quietly()
         return
-    import tensorflow as tf
+    tf = import_tensorflow_quietly()
 
     if not tf.config.list_physical_devices("GPU"):
         raise UserError("--device gpu: TensorFlow sees no GPU on this machine (use --device cpu)")

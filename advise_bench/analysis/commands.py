@@ -1,0 +1,179 @@
+"""Typer commands ``ablate``, ``sanity`` and ``show`` (registered by :mod:`advise_bench.cli`).
+
+They only parse options and call :mod:`.ablation`, :mod:`.sanity` and :mod:`.figures`; bad input
+raises :class:`~advise_bench.errors.UserError`, which the CLI prints as one line (exit 2).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from ..errors import UserError
+
+METHOD_HELP = "methods (repeat the option); default: all six"
+MODEL_HELP = "zoo model (see `advise-bench models`)"
+WEIGHTS_HELP = "imagenet | random | PATH (.weights.h5/.h5/.keras)"
+DATA_HELP = "auto | skimage | manifest.csv | image folder"
+MAX_N_HELP = "Faster-Score-CAM: keep the N most varied channels"
+SHARD_HELP = "K/N: run the K-th of N shards (default: Slurm array vars)"
+
+
+def parse_densities(text: str | None) -> tuple[float, ...]:
+    """``"0.05,0.1"`` -> (0.05, 0.1); None -> the paper's nine densities."""
+    from .ablation import DENSITIES
+
+    if text is None or not text.strip():
+        return DENSITIES
+    try:
+        values = tuple(float(v) for v in text.split(",") if v.strip())
+    except ValueError:
+        raise UserError(f"--densities {text!r}: expected a comma list of numbers, e.g. 0.05,0.1") from None
+    if not values:
+        raise UserError(f"--densities {text!r}: no density given")
+    bad = [v for v in values if not 0 <= v < 1]
+    if bad:
+        raise UserError(f"--densities {text!r}: densities must lie in [0, 1)")
+    return values
+
+
+def _check_methods(methods) -> tuple[str, ...]:
+    from ..explainers import METHOD_NAMES
+
+    methods = tuple(methods or METHOD_NAMES)
+    unknown = [m for m in methods if m not in METHOD_NAMES]
+    if unknown:
+        raise UserError(f"unknown method(s) {', '.join(unknown)}; choose from {', '.join(METHOD_NAMES)}")
+    return methods
+
+
+def _positive(name: str, value: int | None) -> None:
+    if value is not None and value < 1:
+        raise UserError(f"--{name} must be >= 1")
+
+
+def _method_options(lime_samples: int, scorecam_max_n: int | None, seed: int = 0) -> dict:
+    return {"lime": {"num_samples": lime_samples, "seed": seed}, "scorecam": {"max_n": scorecam_max_n}}
+
+
+def ablate_command(
+    model: Annotated[str, typer.Option(help=MODEL_HELP)] = "mobilenet_v2",
+    weights: Annotated[str, typer.Option(help=WEIGHTS_HELP)] = "imagenet",
+    methods: Annotated[list[str] | None, typer.Option("--methods", "-m", help=METHOD_HELP)] = None,
+    data: Annotated[str, typer.Option(help=DATA_HELP)] = "auto",
+    limit: Annotated[int | None, typer.Option(help="use at most N images")] = None,
+    out: Annotated[str, typer.Option(help="results folder (runs go to OUT/ablation/<tag>/)")] = "results",
+    protocol: Annotated[str, typer.Option(help="reference (default) | corrected")] = "reference",
+    seed: Annotated[int, typer.Option(help="seed for the noise and LIME sampling")] = 0,
+    lime_samples: Annotated[int, typer.Option(help="LIME perturbation samples")] = 1000,
+    scorecam_max_n: Annotated[int | None, typer.Option(help=MAX_N_HELP)] = None,
+    densities: Annotated[str | None, typer.Option(help="comma list (default 0.025..0.225)")] = None,
+    no_relu_off: Annotated[bool, typer.Option("--no-relu-off", help="skip the arm without ReLU")] = False,
+    shard: Annotated[str | None, typer.Option(help=SHARD_HELP)] = None,
+    quiet: Annotated[bool, typer.Option(help="no progress output")] = False,
+):
+    """AVX under salt-and-pepper noise, with and without ReLU (the paper's Fig. 5). Resumable."""
+    from ..runner.run import RunConfig, parse_shard
+    from .ablation import ablate, ablation_dir
+
+    _positive("limit", limit)
+    _positive("lime-samples", lime_samples)
+    _positive("scorecam-max-n", scorecam_max_n)
+    cfg = RunConfig(
+        model=model, weights=weights, methods=_check_methods(methods), data=data, limit=limit, out=out,
+        protocol=protocol, seed=seed, lime_samples=lime_samples, scorecam_max_n=scorecam_max_n,
+        shard=parse_shard(shard),
+    )
+    relu_modes = (True,) if no_relu_off else (True, False)
+    table = ablate(cfg, parse_densities(densities), relu_modes, progress=not quiet)
+    cols = [c for c in ("method", "relu", "density", "n", "AVX") if c in table.columns]
+    typer.echo(table[cols].to_string(index=False, float_format=lambda v: f"{v:.3f}"))
+    root = ablation_dir(cfg)
+    typer.echo(f"written: {root / 'ablation_avx.csv'}, {root / 'ablation_avx.png'}")
+
+
+def load_images(data: str, limit: int | None, size: int) -> tuple[list[str], object]:
+    """The first ``limit`` readable images of ``--data`` as a uint8 batch; unreadable ones are skipped."""
+    import numpy as np
+
+    from ..data import load_image, resolve_source, select_subset
+    from ..errors import ImageError
+
+    _, records = resolve_source(data)
+    ids, images = [], []
+    for r in select_subset(records, None, None):
+        if limit is not None and len(images) >= limit:
+            break
+        try:
+            images.append(load_image(r.path, size))
+        except ImageError as exc:
+            typer.echo(f"warning: skipped {exc}", err=True)
+            continue
+        ids.append(r.image_id)
+    if not images:
+        raise UserError(f"--data {data}: no readable images")
+    return ids, np.stack(images)
+
+
+def sanity_command(
+    model: Annotated[str, typer.Option(help=MODEL_HELP)] = "mobilenet_v2",
+    weights: Annotated[str, typer.Option(help="imagenet | PATH (.weights.h5/.h5/.keras)")] = "imagenet",
+    methods: Annotated[list[str] | None, typer.Option("--methods", "-m", help=METHOD_HELP)] = None,
+    data: Annotated[str, typer.Option(help=DATA_HELP)] = "auto",
+    limit: Annotated[int, typer.Option(help="number of images")] = 4,
+    steps: Annotated[int, typer.Option(help="cascade steps (layers re-initialised from the top)")] = 7,
+    out: Annotated[str, typer.Option(help="output folder")] = "results/sanity",
+    seed: Annotated[int, typer.Option(help="seed for the re-initialisation and LIME")] = 0,
+    scorecam_max_n: Annotated[int | None, typer.Option(help=MAX_N_HELP)] = 64,
+    lime_samples: Annotated[int, typer.Option(help="LIME perturbation samples")] = 300,
+    quiet: Annotated[bool, typer.Option(help="no progress output")] = False,
+):
+    """Adebayo et al.'s cascading model-parameter randomisation: do the maps depend on the weights?"""
+    from ..models.zoo import load_model
+    from .sanity import sanity, verdicts, write_outputs
+
+    _positive("limit", limit)
+    _positive("steps", steps)
+    _positive("lime-samples", lime_samples)
+    _positive("scorecam-max-n", scorecam_max_n)
+    methods = _check_methods(methods)
+    loaded = load_model(model, weights)
+    _, images = load_images(data, limit, loaded.input_size)
+    df = sanity(loaded, images, methods, _method_options(lime_samples, scorecam_max_n, seed), steps=steps,
+                seed=seed, progress=not quiet)
+    paths = write_outputs(df, out)
+    fmt = {"float_format": lambda v: f"{v:.3f}", "index": False}
+    typer.echo(df.pivot(index=["step", "randomized"], columns="method", values="spearman").to_string(
+        float_format=lambda v: f"{v:.3f}"))
+    typer.echo(verdicts(df).to_string(**fmt))
+    typer.echo("written: " + ", ".join(str(p) for p in paths.values()))
+
+
+def show_command(
+    image: Annotated[Path, typer.Argument(help="image file to explain")],
+    model: Annotated[str, typer.Option(help=MODEL_HELP)] = "mobilenet_v2",
+    weights: Annotated[str, typer.Option(help=WEIGHTS_HELP)] = "imagenet",
+    methods: Annotated[list[str] | None, typer.Option("--methods", "-m", help=METHOD_HELP)] = None,
+    out: Annotated[Path | None, typer.Option(help="PNG to write")] = None,
+    scorecam_max_n: Annotated[int | None, typer.Option(help=MAX_N_HELP)] = None,
+    lime_samples: Annotated[int, typer.Option(help="LIME perturbation samples")] = 1000,
+):
+    """One figure: the image, every method's map, ADVISE's groups and its unit-score histogram."""
+    from ..data import load_image
+    from ..models.zoo import get_spec, load_model
+    from .figures import show
+
+    _positive("lime-samples", lime_samples)
+    _positive("scorecam-max-n", scorecam_max_n)
+    methods = _check_methods(methods)
+    if not Path(image).is_file():
+        raise UserError(f"{image}: no such image file")
+    pixels = load_image(image, get_spec(model).input_size)  # ImageError (a UserError) on a bad file
+    loaded = load_model(model, weights)
+    out = out or Path(f"{Path(image).stem}_explained.png")
+    if out.suffix.lower() != ".png":
+        raise UserError(f"--out {out}: expected a .png path")
+    path = show(loaded, pixels, methods, out, _method_options(lime_samples, scorecam_max_n))
+    typer.echo(f"written: {path}")

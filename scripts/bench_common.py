@@ -1,0 +1,42 @@
+"""Shared pieces of the benchmark scripts: real images, zoo models, and a median-time helper."""
+
+from __future__ import annotations
+
+import os
+import statistics
+import time
+import warnings
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+warnings.filterwarnings("ignore", message=".*random weights.*")
+
+import numpy as np  # noqa: E402
+
+from advise_bench.data import load_image, resolve_source  # noqa: E402
+from advise_bench.models.zoo import load_model  # noqa: E402
+
+
+def images(n: int, size: int) -> np.ndarray:
+    """The first n images of the shared ILSVRC subset (or the embedded photos), stretched to size."""
+    _, records = resolve_source("auto")
+    return np.stack([load_image(r.path, size) for r in records[:n]])
+
+
+def model(name: str):
+    """Real shared weights where they exist (MobileNets), random weights otherwise (timing only)."""
+    try:
+        return load_model(name, "imagenet")
+    except Exception:
+        return load_model(name, "random")
+
+
+def median_seconds(fn, items, warmup: int = 1) -> float:
+    """Median wall time of fn(item) over items, after ``warmup`` untimed calls on the first item."""
+    for _ in range(warmup):
+        fn(items[0])
+    times = []
+    for it in items:
+        t0 = time.perf_counter()
+        fn(it)
+        times.append(time.perf_counter() - t0)
+    return statistics.median(times)

@@ -1,0 +1,226 @@
+"""Analyses: the noise/ReLU ablation, the model-randomisation sanity check, the `show` figure, commands."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from advise_bench.errors import UserError
+from advise_bench.runner.run import RunConfig, run, salt_and_pepper
+
+pytestmark = pytest.mark.slow
+
+METRICS = ["AD", "SSIM", "FSIM", "MSE", "AVX"]
+PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+
+
+def _assert_png(path, lo=300, hi=5000):
+    from PIL import Image
+
+    assert path.is_file()
+    assert path.read_bytes()[:8] == PNG_SIGNATURE
+    with Image.open(path) as img:
+        img.verify()
+    with Image.open(path) as img:
+        w, h = img.size
+    assert lo <= w <= hi and lo <= h <= hi, (w, h)
+
+
+def _cfg(ilsvrc_dir, out, **kw):
+    base = dict(model="mobilenet_v2", data=str(ilsvrc_dir / "manifest.csv"), limit=2, methods=("gradcam",),
+                out=str(out))
+    base.update(kw)
+    return RunConfig(**base)
+
+
+def _metrics(out, method="gradcam"):
+    df = pd.read_csv(out / "mobilenet_v2" / f"{method}.csv", dtype={"image_id": str})
+    return df.sort_values("image_id").reset_index(drop=True)
+
+
+@pytest.fixture(scope="module")
+def loaded(mobilenet_v2_real):
+    from advise_bench.models.zoo import LoadedModel
+
+    return LoadedModel("mobilenet_v2", mobilenet_v2_real, "out_relu", 224, "tf", "shared")
+
+
+# ---------------------------------------------------------------- noise
+def test_salt_and_pepper_is_seeded_and_has_the_density():
+    image = np.full((224, 224, 3), 128, np.uint8)
+    a = salt_and_pepper(image, 0.1, seed=0, image_id="x")
+    assert np.array_equal(a, salt_and_pepper(image, 0.1, seed=0, image_id="x"))
+    assert not np.array_equal(a, salt_and_pepper(image, 0.1, seed=0, image_id="y"))
+    assert not np.array_equal(a, salt_and_pepper(image, 0.1, seed=1, image_id="x"))
+    changed = a != image
+    assert set(np.unique(a[changed])) <= {0, 255}
+    assert abs(changed.mean() - 0.1) < 0.01
+    assert salt_and_pepper(image, 0.0, seed=0, image_id="x") is image
+
+
+def test_zero_density_reproduces_the_clean_run_and_noise_is_deterministic(ilsvrc_dir, tmp_path):
+    run(_cfg(ilsvrc_dir, tmp_path / "clean"), progress=False)
+    run(_cfg(ilsvrc_dir, tmp_path / "zero", noise_density=0.0), progress=False)
+    run(_cfg(ilsvrc_dir, tmp_path / "noisy1", noise_density=0.1), progress=False)
+    run(_cfg(ilsvrc_dir, tmp_path / "noisy2", noise_density=0.1), progress=False)
+    clean, zero = _metrics(tmp_path / "clean"), _metrics(tmp_path / "zero")
+    noisy1, noisy2 = _metrics(tmp_path / "noisy1"), _metrics(tmp_path / "noisy2")
+    assert len(clean) == 2 and (clean["status"] == "ok").all()
+    cols = METRICS + ["image_id", "top5", "target"]
+    pd.testing.assert_frame_equal(clean[cols], zero[cols])
+    pd.testing.assert_frame_equal(noisy1[cols], noisy2[cols])  # same seed -> same noise -> same numbers
+    assert not np.allclose(clean[METRICS].to_numpy(float), noisy1[METRICS].to_numpy(float))
+    assert (clean["top5_probs"] != noisy1["top5_probs"]).all()  # the model saw different pixels
+
+
+# ---------------------------------------------------------------- ablation
+@pytest.fixture(scope="module")
+def ablation(ilsvrc_dir, tmp_path_factory):
+    from advise_bench.analysis.ablation import ablate
+
+    out = tmp_path_factory.mktemp("ablation")
+    cfg = _cfg(ilsvrc_dir, out, methods=("gradcam", "advise"))
+    return out, ablate(cfg, densities=(0.05, 0.1), progress=False)
+
+
+def test_ablation_table_and_figure(ablation):
+    from advise_bench.analysis.ablation import DENSITIES
+
+    assert len(DENSITIES) == 9 and DENSITIES[0] == 0.025 and DENSITIES[-1] == 0.225
+    out, table = ablation
+    root = out / "ablation"
+    csv = pd.read_csv(root / "ablation_avx.csv")
+    assert {"method", "relu", "density", "n", *METRICS} <= set(csv.columns)
+    assert len(csv) == 2 * 2 * 2 == len(table)  # methods x ReLU modes x densities
+    assert set(csv["method"]) == {"gradcam", "advise"} and set(csv["relu"]) == {True, False}
+    assert set(csv["density"]) == {0.05, 0.1} and (csv["n"] == 2).all()
+    assert csv["AVX"].between(0, 1).all()
+    for relu in ("on", "off"):
+        for d in ("0.050", "0.100"):
+            assert (root / f"relu-{relu}_d{d}" / "mobilenet_v2" / "gradcam.csv").is_file()
+    _assert_png(root / "ablation_avx.png")
+
+
+# ---------------------------------------------------------------- sanity
+def test_cascade_steps_cover_mobilenet_v2_from_the_top(loaded):
+    from advise_bench.analysis.sanity import cascade_steps
+
+    steps = cascade_steps(loaded.model, 7)
+    assert len(steps) == 7 and steps[0] == ["predictions"]
+    assert steps[1][0] == "Conv_1" and steps[-1][-1] == "bn_Conv1"
+    flat = [n for s in steps for n in s]
+    weighted = [layer.name for layer in loaded.model.layers if layer.weights]
+    assert sorted(flat) == sorted(weighted) and len(flat) == len(set(flat))
+
+
+def test_gradcam_similarity_falls_as_layers_are_randomised(loaded, ilsvrc_images, tmp_path):
+    from advise_bench.analysis.sanity import sanity, verdicts
+
+    images = np.stack([img for img, _ in ilsvrc_images[:2]])
+    before = [w.copy() for w in loaded.model.get_weights()[-2:]]
+    df = sanity(loaded, images, ["gradcam"], steps=4, seed=0, out=tmp_path)
+    df = df.sort_values("step").reset_index(drop=True)
+    assert list(df["step"]) == [0, 1, 2, 3, 4]
+    assert df.loc[0, "spearman"] == pytest.approx(1.0) and df.loc[0, "ssim"] == pytest.approx(1.0)
+    rand = df[df["step"] > 0]
+    assert (rand["spearman"] < df.loc[0, "spearman"] - 0.3).all()
+    assert (rand["ssim"] < df.loc[0, "ssim"]).all()
+    assert rand["spearman"].iloc[-1] < 0.5 and rand["spearman"].iloc[-1] < df.loc[0, "spearman"]
+    assert verdicts(df).iloc[0]["verdict"] == "PASS"
+    # The caller's model is untouched, and the randomisation is seeded.
+    for a, b in zip(before, loaded.model.get_weights()[-2:], strict=True):
+        assert np.array_equal(a, b)
+    again = sanity(loaded, images, ["gradcam"], steps=4, seed=0).sort_values("step").reset_index(drop=True)
+    assert np.allclose(again["spearman"], df["spearman"])
+    assert (tmp_path / "sanity.csv").is_file() and (tmp_path / "sanity_verdicts.csv").is_file()
+    _assert_png(tmp_path / "sanity.png")
+
+
+def test_similarity_helpers():
+    from advise_bench.analysis.sanity import spearman, ssim
+
+    a = np.random.default_rng(0).random((32, 32))
+    assert spearman(a, a) == 1.0 and spearman(a, np.zeros_like(a)) == 0.0
+    assert spearman(a, 1 - a) == pytest.approx(-1.0)
+    assert ssim(a, a) == pytest.approx(1.0)
+
+
+# ---------------------------------------------------------------- show
+def test_show_writes_a_figure(loaded, ilsvrc_images, tmp_path):
+    from advise_bench.analysis.figures import show
+
+    out = show(loaded, ilsvrc_images[0][0], ["gradcam", "layercam", "advise"], tmp_path / "fig" / "show.png")
+    _assert_png(out)
+
+
+# ---------------------------------------------------------------- commands
+@pytest.fixture(scope="module")
+def cli():
+    import typer
+    from typer.testing import CliRunner
+
+    from advise_bench.analysis.commands import ablate_command, sanity_command, show_command
+
+    app = typer.Typer(add_completion=False, pretty_exceptions_enable=False)
+    app.command("ablate")(ablate_command)
+    app.command("sanity")(sanity_command)
+    app.command("show")(show_command)
+
+    def invoke(*args):
+        """Like advise_bench.cli.main(): a UserError becomes one line on stderr and exit code 2."""
+        result = CliRunner().invoke(app, [str(a) for a in args])
+        if isinstance(result.exception, UserError):
+            return 2, f"error: {result.exception}"
+        if result.exception is not None and not isinstance(result.exception, SystemExit):
+            raise result.exception
+        return result.exit_code, result.output
+
+    return invoke
+
+
+def test_commands_help(cli):
+    for name in ("ablate", "sanity", "show"):
+        code, output = cli(name, "--help")
+        assert code == 0 and "--model" in output
+
+
+def test_show_command_user_errors(cli, tmp_path):
+    code, msg = cli("show", tmp_path / "missing.jpg", "--out", tmp_path / "x.png")
+    assert code == 2 and "missing.jpg" in msg and "\n" not in msg
+    bad = tmp_path / "bad.jpg"
+    bad.write_bytes(b"not an image")
+    code, msg = cli("show", bad, "--out", tmp_path / "x.png")
+    assert code == 2 and "cannot decode" in msg and "\n" not in msg
+    code, msg = cli("show", bad, "--methods", "nope")
+    assert code == 2 and "unknown method" in msg
+    assert not (tmp_path / "x.png").exists()
+
+
+def test_ablate_and_sanity_command_user_errors(cli, tmp_path):
+    code, msg = cli("ablate", "--densities", "0.1,abc", "--out", tmp_path)
+    assert code == 2 and "--densities" in msg
+    code, msg = cli("ablate", "--densities", "1.5", "--out", tmp_path)
+    assert code == 2 and "[0, 1)" in msg
+    code, msg = cli("sanity", "--limit", "0", "--out", tmp_path)
+    assert code == 2 and "--limit" in msg
+
+
+def test_show_command_writes_png(cli, ilsvrc_dir, tmp_path):
+    import csv
+
+    first = next(csv.DictReader(open(ilsvrc_dir / "manifest.csv")))
+    out = tmp_path / "cmd.png"
+    code, output = cli("show", ilsvrc_dir / first["file"], "--methods", "gradcam", "--out", out)
+    assert code == 0, output
+    _assert_png(out)
+
+
+def test_ablate_command_resumes_the_finished_ablation(cli, ablation, ilsvrc_dir):
+    out, table = ablation
+    code, output = cli("ablate", "--data", ilsvrc_dir / "manifest.csv", "--limit", 2, "--methods", "gradcam",
+                       "--methods", "advise", "--densities", "0.05,0.1", "--out", out, "--quiet")
+    assert code == 0, output
+    again = pd.read_csv(out / "ablation" / "ablation_avx.csv")
+    assert np.allclose(again.sort_values(["relu", "method", "density"])["AVX"],
+                       table.sort_values(["relu", "method", "density"])["AVX"])
