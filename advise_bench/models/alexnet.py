@@ -30,7 +30,7 @@ Notes:
   and the *converter* permutes the input rows of ``fc6``'s kernel instead
   (:func:`_fc6_kernel_from_torch`), so the model has no extra Permute layer.
 * The model does no preprocessing. torchvision's weights expect RGB scaled to [0, 1] then
-  normalised with ImageNet mean/std; :func:`preprocess_input` does that for [0, 255] RGB input.
+  normalised with ImageNet mean/std; the zoo's ``torch`` preprocessing (models/preprocessing.py) does that.
 """
 
 from __future__ import annotations
@@ -45,9 +45,6 @@ DEFAULT_INPUT_SIZE = 227
 NUM_CLASSES = 1000
 EXPLANATION_LAYER = "conv5"
 LOGITS_LAYER = "predictions"
-
-IMAGENET_MEAN = np.array([0.485, 0.456, 0.406], dtype=np.float32)
-IMAGENET_STD = np.array([0.229, 0.224, 0.225], dtype=np.float32)
 
 # (keras layer, torchvision prefix, kind, torchvision weight shape)
 TORCHVISION_LAYERS: tuple[tuple[str, str, str, tuple[int, ...]], ...] = (
@@ -174,12 +171,6 @@ def build_alexnet(weights: str | Path | None = None, input_size: int = DEFAULT_I
     return model
 
 
-def preprocess_input(x) -> np.ndarray:
-    """[0, 255] RGB (..., H, W, 3) -> torchvision ImageNet normalisation, float32."""
-    x = np.asarray(x, dtype=np.float32) / 255.0
-    return (x - IMAGENET_MEAN) / IMAGENET_STD
-
-
 def _fc6_kernel_from_torch(w: np.ndarray, channels: int = 256, size: int = _POOLED_SIZE) -> np.ndarray:
     """torch fc6 weight (out, C*H*W in NCHW flatten order) -> Keras kernel (H*W*C in NHWC order, out)."""
     out = w.shape[0]
@@ -256,6 +247,5 @@ __all__ = [
     "convert_state_dict",
     "feature_map_sizes",
     "load_torchvision_state_dict",
-    "preprocess_input",
     "torchvision_to_keras_weights",
 ]
