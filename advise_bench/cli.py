@@ -109,10 +109,15 @@ def report(
     out: Annotated[Path | None, typer.Option(help="where to write table1.{md,csv,tex} (default: RESULTS)")] = None,
 ):
     """Aggregate the run CSVs into Table I, side by side with the paper's numbers."""
-    from .report.table import build_report
+    from .report.table import build_report, paper_markdown
 
-    _, paths = build_report(results, out)
+    merged, paths = build_report(results, out)
     typer.echo(paths["markdown"].read_text())
+    if merged["paper_AVX"].isna().all():
+        typer.echo("No architecture of this run is in the paper; the published Table I for comparison:\n")
+    else:
+        typer.echo("Deltas (ours - paper) are in table1.csv (delta_* columns). The published Table I:\n")
+    typer.echo(paper_markdown())
     typer.echo("written: " + ", ".join(str(p) for p in paths.values()))
 
 

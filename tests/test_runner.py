@@ -133,3 +133,18 @@ def test_parse_shard(monkeypatch):
     for bad in ("4/4", "x", "1/0"):
         with pytest.raises(UserError):
             parse_shard(bad)
+
+
+def test_report_compares_with_the_paper():
+    import numpy as np
+
+    from advise_bench.report.table import paper_markdown, paper_table, with_paper
+
+    paper = paper_table()
+    assert len(paper) == 24 and set(paper.architecture) == {"alexnet", "vgg16", "resnet50", "xception"}
+    ours = pd.DataFrame([{"architecture": "vgg16", "method": "ADVISE", "AD": 0.30, "SSIM": 0.10, "FSIM": 0.5,
+                          "MSE": 0.2, "AVX": 0.3, "time_gpu_s": np.nan, "time_cpu_s": 1.0}])
+    merged = with_paper(ours).iloc[0]
+    assert merged["paper_AD"] == 0.26 and merged["delta_AD"] == pytest.approx(0.04)
+    assert merged["delta_time_cpu_s"] == pytest.approx(1.0 - 6.91)
+    assert "| vgg16 | ADVISE | 0-7 | 0.26 |" in paper_markdown()

@@ -18,6 +18,7 @@ import pandas as pd
 
 from ..errors import UserError
 from ..runner.run import RunConfig, run
+from .figures import save_figure
 
 DENSITIES = tuple(round(0.025 * k, 3) for k in range(1, 10))  # 0.025, 0.05, ..., 0.225
 METRIC_COLUMNS = ("AVX", "AD", "SSIM", "FSIM", "MSE")
@@ -117,8 +118,4 @@ def plot(table: pd.DataFrame, path: str | Path) -> Path:
     axes[0][0].set_ylabel("AVX (mean)")
     fig.suptitle("AVX under salt-and-pepper noise")
     fig.tight_layout()
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
-    return path
+    return save_figure(fig, path)

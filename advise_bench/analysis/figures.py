@@ -82,8 +82,15 @@ def show(loaded, image_uint8: np.ndarray, methods, out_png, method_options: dict
     name = class_name(target)
     fig.suptitle(f"{loaded.name}: explanations of class {target} '{name}' (p={probs[target]:.3f})")
     fig.tight_layout()
-    out_png = Path(out_png)
-    out_png.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(out_png, dpi=100)
+    return save_figure(fig, out_png)
+
+
+def save_figure(fig, path) -> Path:
+    """Write a matplotlib figure as PNG (creating the folder) and free it."""
+    import matplotlib.pyplot as plt
+
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=100)
     plt.close(fig)
-    return out_png
+    return path

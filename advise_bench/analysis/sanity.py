@@ -46,6 +46,7 @@ import numpy as np
 import pandas as pd
 
 from ..errors import UserError
+from .figures import save_figure
 
 DEFAULT_STEPS = 7
 THRESHOLD = 0.5
@@ -293,10 +294,7 @@ def plot(df: pd.DataFrame, path: str | Path) -> Path:
     fig.legend(handles, labels, loc="center right", fontsize=8)
     fig.suptitle("Cascading model-parameter randomisation (Adebayo et al., 2018)")
     fig.tight_layout(rect=(0, 0, 0.86, 1))
-    path = Path(path)
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
-    return path
+    return save_figure(fig, path)
 
 
 def _short(label: str) -> str:

@@ -128,3 +128,17 @@ def build_report(results_dir: Path, out_dir: Path | None = None) -> tuple[pd.Dat
     merged.to_csv(paths["csv"], index=False)
     paths["latex"].write_text(to_latex(merged))
     return merged, paths
+
+
+def paper_markdown() -> str:
+    """The published Table I (shipped with the package), for side-by-side reading."""
+    paper = paper_table()
+    heads = ["Architecture", "Method", "Peak range"] + [f"{m} {METRICS[m].arrow}" for m in TABLE_METRICS]
+    heads += ["Time GPU / CPU (s)"]
+    lines = ["| " + " | ".join(heads) + " |", "|" + "---|" * len(heads)]
+    for _, r in paper.iterrows():
+        peak = r["peak_range"] if isinstance(r["peak_range"], str) else "N/A"
+        cells = [r["architecture"], r["method"], peak] + [_fmt(r[m]) for m in TABLE_METRICS]
+        cells.append(f"{_fmt(r['time_gpu_s'])} / {_fmt(r['time_cpu_s'])}")
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines) + "\n"
