@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import csv
 import json
-import re
 import warnings
 from collections import defaultdict
 from dataclasses import dataclass, field
@@ -228,7 +227,3 @@ def select_subset(records: list[ImageRecord], limit: int | None, seed: int | Non
         depth += 1
     return picked
 
-
-def safe_id(text: str) -> str:
-    """A file-system- and CSV-friendly id."""
-    return re.sub(r"[^A-Za-z0-9_.-]+", "_", text)

@@ -113,10 +113,6 @@ class LoadedModel:
         return np.concatenate(outs, axis=0) if outs else np.zeros((0, self.model.output_shape[-1]), np.float32)
 
 
-def model_names() -> list[str]:
-    return list(ZOO)
-
-
 def get_spec(name: str) -> ModelSpec:
     try:
         return ZOO[name]
