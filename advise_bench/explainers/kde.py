@@ -6,12 +6,25 @@ re-implements the authors' ``ADVISEkernel.m`` (M=10, Gauss window, no bootstrap)
 (C, Z) feature map at once:
 
 * preprocessing (range filter, sample-gap rule, histogram) is one set of array operations;
-* the fixed-bandwidth stage (local costs, optimal local bandwidths) runs once per distinct grid
-  length L, with batched real FFTs of exactly the sizes the reference uses -- the FFT padding is
-  part of the estimator (circular wrap-around), so it is reproduced, not replaced;
+* the fixed-bandwidth stage (local costs, optimal local bandwidths) smooths with the reference's
+  FFT sizes -- the FFT padding is part of the estimator (circular wrap-around), so it is
+  reproduced, not replaced; channels of all grid lengths share each transform;
 * the golden-section search on the stiffness g runs for all channels in lock-step: each channel
-  keeps its own bracket, and every iteration evaluates one cost per still-active channel. Cost
-  evaluations run on padded chunks of channels with similar L.
+  keeps its own bracket, and every iteration evaluates one cost per still-active channel, on
+  padded chunks of channels with similar grid lengths.
+
+Two arithmetics give the same results (option ``arithmetic``):
+
+* ``"reference"`` repeats ssdensity's floating-point operations one by one: densities are
+  bit-identical to the oracle's. Every cost evaluation costs O(L^2) exponentials per channel.
+* ``"fast"`` (default) rearranges the work (see :class:`_Chunk`): each FFT smoothing becomes one
+  matrix product, Nadaraya–Watson kernel sums are cached per bandwidth assignment and looked up
+  from tables. Values agree to ~1e-15, so only decisions that rounding could flip can differ,
+  and each of those is made in the reference arithmetic: a golden-section comparison of two
+  near-equal costs, an argmin between near-equal local costs, a near-tie between neighbouring
+  density values (peak counting); two costs in the flat region below every bandwidth threshold
+  are exactly equal in the reference (see :func:`_golden_section`). Tests check that both
+  arithmetics visit the same g on every channel and count the same peaks.
 
 Differences between the two reference implementations, and which one is followed here:
 
@@ -28,6 +41,8 @@ density returned         last g evaluated            last g evaluated           
 
 from __future__ import annotations
 
+import functools
+import types
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -47,6 +62,14 @@ _EXP_FLOOR = -708.0
 # Elements per padded temporary (n_channels * L * L) in one cost-evaluation chunk: ~3 MB, so the
 # ~7 elementwise passes of a cost evaluation mostly hit cache (measured best of 131k..2M).
 _CHUNK_ELEMS = 400_000
+_PAD_L, _PAD_RATIO = 8, 1.5
+# The fast cost differs from the reference arithmetic by ~1e-15 of the sum of the cost terms'
+# magnitudes; comparisons (and neighbouring density values) closer than this are settled in the
+# reference arithmetic.
+_TIE_TOL = 1e-13
+# Assignments (source point -> bandwidth) whose kernel sums the fast arithmetic keeps per channel:
+# a search visits 3-7 distinct ones on real feature maps, alternating between them.
+_ASSIGNMENT_CACHE = 8
 
 
 @dataclass
@@ -100,39 +123,95 @@ def _gauss_spectrum(n: int, w: float) -> np.ndarray:
     return np.exp(-0.5 * (w * 2 * np.pi * rfftfreq(n)) ** 2)
 
 
-def _fft_size(L: int, w: float) -> int:
-    """Padding used by ``fftkernel``: next power of two >= L + 3 w (w in bins)."""
-    return int(2 ** np.ceil(np.log2(L + 3 * w)))
+def _smooth_all(x: np.ndarray, sizes: np.ndarray, wbins: np.ndarray, keys: np.ndarray, pairs=None) -> np.ndarray:
+    """``fftkernel(x[r, p], wbins[r, j])`` for every row r, bandwidth j and series p.
 
-
-def _smooth_rows(x: np.ndarray, L: int, W: np.ndarray, dt: float) -> list[np.ndarray]:
-    """``fftkernel(x, W_j/dt)`` along the last axis of ``x`` for every bandwidth W_j.
-
-    The forward transform is shared by all bandwidths with the same padded size.
+    x: (R, P, Lmax) zero beyond each row's length; sizes: (R, M) the reference's FFT length
+    ``2^ceil(log2(L + 3 w))`` per row and bandwidth; keys: (R, M) equal where the Gaussian
+    multiplier is equal (same L and j); pairs: optional (R, M) mask of the (r, j) to compute (the
+    others stay 0). Returns (R, M, P, Lmax). Rows of any length share one transform per FFT
+    length: zero padding to Lmax is the padding ``rfft(x, n)`` would add.
     """
-    out: list[np.ndarray | None] = [None] * len(W)
-    sizes = [_fft_size(L, w / dt) for w in W]
-    for n in sorted(set(sizes)):
-        X = rfft(x, n, axis=-1)
-        for j, nj in enumerate(sizes):
-            if nj == n:
-                out[j] = irfft(X * _gauss_spectrum(n, W[j] / dt), n, axis=-1)[..., :L]
-    return out  # type: ignore[return-value]
+    R, P, Lmax = x.shape
+    out = np.zeros((R, sizes.shape[1], P, Lmax))
+    for n in np.unique(sizes if pairs is None else sizes[pairs]):
+        rr, jj = np.nonzero((sizes == n) if pairs is None else (sizes == n) & pairs)
+        rows, row_of = np.unique(rr, return_inverse=True)
+        ukeys, first, key_of = np.unique(keys[rr, jj], return_index=True, return_inverse=True)
+        spectra = np.stack([_gauss_spectrum(int(n), float(wbins[rr[i], jj[i]])) for i in first])
+        X = rfft(x[rows], int(n), axis=-1)
+        m = min(int(n), Lmax)
+        out[rr, jj, :, :m] = irfft(X[row_of] * spectra[key_of][:, None, :], int(n), axis=-1)[..., :m]
+    return out
 
 
-def _local_bandwidths(h: np.ndarray, L: int, M: int) -> np.ndarray:
-    """Optimal local fixed bandwidths ``optws`` (Cg, M, L) for histograms ``h`` (Cg, L).
+def _local_bandwidths(h: np.ndarray, L: np.ndarray, M: int, windows=None) -> np.ndarray:
+    """Optimal local fixed bandwidths ``optws`` (R, M, Lmax) for histograms ``h`` (R, Lmax) / dt.
 
     Row i holds, per grid point, the bandwidth W_j minimising the local cost smoothed by a Gauss
-    window of width W_i (ties: the first j, like MATLAB ``min`` / NumPy ``argmin``).
+    window of width W_i (ties: the first j, like MATLAB ``min`` / NumPy ``argmin``). Rows of
+    different lengths are batched together; every value equals the per-channel reference's.
+    ``windows``: optional (R, M) mask of the rows i to compute (the others are left 0).
     """
-    _, dt = _grid(L)
-    W = _bandwidths(L, M)
-    yh = np.stack(_smooth_rows(h, L, W, dt), axis=1)  # (Cg, M, L)
+    R, Lmax = h.shape
+    _, dt, W = _row_grids(L, Lmax, M)
+    wbins = W / dt[:, None]
+    sizes = (2 ** np.ceil(np.log2(L[:, None] + 3 * wbins))).astype(np.int64)  # as ``fftkernel``
+    keys = L[:, None] * M + np.arange(M)[None, :]
+    yh = _smooth_all(h[:, None, :], sizes, wbins, keys)[:, :, 0, :]  # (R, M, Lmax)
+    c = _local_costs(yh, h, W, L)
+    c_local = _smooth_all(c, sizes, wbins, keys, windows)  # (R, M windows i, M bandwidths j, Lmax)
+    optws = np.take_along_axis(W[:, None, :], np.argmin(c_local, axis=2), axis=2)
+    return optws if windows is None else np.where(windows[:, :, None], optws, 0.0)
+
+
+def _local_costs(yh, h, W, L):
+    """c_w = yh_w^2 - 2 yh_w h + 2 h / (sqrt(2 pi) w), zero beyond each row's length."""
     hh = h[:, None, :]
-    c = yh**2 - 2 * yh * hh + 2 / _SQRT_2PI / W[None, :, None] * hh
-    c_local = _smooth_rows(c, L, W, dt)  # M arrays (Cg, M_j, L), one per window W_i
-    return W[np.stack([np.argmin(cl, axis=1) for cl in c_local], axis=1)]
+    c = yh**2 - 2 * yh * hh + 2 / _SQRT_2PI / W[:, :, None] * hh
+    if L.min() < c.shape[2]:
+        c[np.broadcast_to(np.arange(c.shape[2])[None, None, :] >= L[:, None, None], c.shape)] = 0.0
+    return c
+
+
+@lru_cache(maxsize=512)
+def _smoothing_matrix(L: int, M: int) -> np.ndarray:
+    """(L, M L): x @ S[:, jL:(j+1)L] is ``fftkernel(x, W_j/dt)``, circular wrap-around included."""
+    _, dt = _grid(L)
+    wbins = _bandwidths(L, M) / dt
+    sizes = (2 ** np.ceil(np.log2(L + 3 * wbins))).astype(np.int64)
+    eye = np.eye(L)
+    S = [irfft(rfft(eye, int(n), axis=-1) * _gauss_spectrum(int(n), float(w)), int(n), axis=-1)[:, :L]
+         for n, w in zip(sizes, wbins, strict=True)]
+    return np.ascontiguousarray(np.concatenate(S, axis=1))
+
+
+def _local_bandwidths_fast(h: np.ndarray, L: np.ndarray, M: int) -> tuple[np.ndarray, np.ndarray]:
+    """As :func:`_local_bandwidths`, with each FFT smoothing replaced by its matrix (BLAS).
+
+    Rounding differs from the FFTs by ~1e-16 of the local costs' magnitude, so an argmin whose two
+    best candidates are within :data:`_TIE_TOL` of that magnitude could differ from the
+    reference's: returns the optws and a (R, M) mask of such windows, to be redone with the FFTs.
+    """
+    R, Lmax = h.shape
+    optws = np.zeros((R, M, Lmax))
+    unsure = np.zeros((R, M), dtype=bool)
+    for Lr in np.unique(L):
+        sel = np.flatnonzero(L == Lr)
+        n = len(sel)
+        _, dt = _grid(int(Lr))
+        W = _bandwidths(int(Lr), M)
+        S = _smoothing_matrix(int(Lr), M)
+        hs = h[sel, :Lr]
+        yh = (hs @ S).reshape(n, M, Lr)
+        c = _local_costs(yh, hs, np.broadcast_to(W, (n, M)), np.full(n, Lr))
+        c_local = (c.reshape(n * M, Lr) @ S).reshape(n, M, M, Lr)  # (channel, j, i, t)
+        best = c_local.min(axis=1, keepdims=True)
+        scale = np.abs(c).max(axis=(1, 2))[:, None, None, None]
+        near = np.count_nonzero(c_local <= best + _TIE_TOL * scale, axis=1)  # >= 1: the best itself
+        unsure[sel] = (near > 1).any(axis=2)
+        optws[sel, :, :Lr] = W[np.argmin(c_local, axis=1)]
+    return optws, unsure
 
 
 # ----------------------------------------------------------------------------------------------
@@ -199,98 +278,215 @@ def _sum_class(n: np.ndarray) -> np.ndarray:
     partial sums followed by the tail, and splits longer rows at n-dependent points. Trailing zeros
     therefore leave a sum bit-identical only within one class: n < 8, the same n // 8 up to 128,
     or the same n above. The golden-section search compares costs that can be equal up to rounding
-    (flat cost regions), so the cost must be computed exactly as the reference computes it.
+    (flat cost regions), so the reference-arithmetic cost must be computed exactly as ssdensity does.
     """
     return np.where(n <= 128, n // 8, n)
 
 
-class _Chunk:
-    """Channels padded to a common grid length and a common number of non-empty bins.
+def _row_grids(L: np.ndarray, Lb: int, M: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per channel: grid ``t`` zero-padded to ``Lb`` (n, Lb), ``dt`` (n,) and bandwidths W (n, M)."""
+    n = len(L)
+    T, dt, W = np.zeros((n, Lb)), np.empty(n), np.empty((n, M))
+    for Lr in np.unique(L):  # per distinct grid length, not per channel
+        sel = L == Lr
+        t, dt[sel] = _grid(int(Lr))
+        T[sel, :Lr] = t
+        W[sel] = _bandwidths(int(Lr), M)
+    return T, dt, W
 
-    Every array expression in :meth:`cost` follows ``ssdensity``'s ``CostFunction`` operation by
-    operation, and padding never changes a sum (see :func:`_sum_class`), so each channel's cost
-    is bit-identical to the reference's.
+
+class _Chunk:
+    """Channels padded to a common grid length ``Lb``, with the cost function in two arithmetics.
+
+    Channels in a chunk share both sum classes (grid length, non-empty bins; see
+    :func:`_sum_class`), so padding never changes a sum of the reference arithmetic.
+
+    * :meth:`reference_cost` follows ``ssdensity``'s ``CostFunction`` operation by operation, so
+      each channel's cost is bit-identical to the reference's. O(L^2) exponentials per call.
+    * :meth:`fast_cost` computes the same function arranged to do far less work, and agrees with it
+      to ~1e-15 of the cost scale (the sum of the cost terms' magnitudes):
+
+      - Nadaraya–Watson: a source point s has kernel width optwv(s)/g, which is one of the fixed
+        bandwidths W_i ("mid" points, optwv = g W_i) or Wmax/g, Wmin/g at the extremes. The mid
+        widths do not depend on g, so their kernel sums depend only on the assignment s -> i,
+        which changes rarely during the search (3-7 distinct assignments in ~27 evaluations on
+        real feature maps): they are cached per channel and recomputed, by table look-up (the
+        grid is uniform, so a kernel is a function of the lag |t-s|), only when it changes.
+      - Balloon estimate: O(L x non-empty bins) exponentials, summed as matrix products.
     """
 
     def __init__(self, ids, L, y_hist, optws, M):
-        self.ids = ids
-        self.L = L
-        n, Lb = len(ids), int(L.max())
+        self.ids, self.L, self.M = ids, L, M
+        self.Lb = Lb = int(L.max())
         self.valid = np.arange(Lb)[None, :] < L[:, None]
-        T = np.zeros((n, Lb))
-        self.dt = np.empty(n)
-        self.W = np.empty((n, M))
-        for Lr in np.unique(L):  # per distinct grid length, not per channel
-            sel = L == Lr
-            t, self.dt[sel] = _grid(int(Lr))
-            T[sel, :Lr] = t
-            self.W[sel] = _bandwidths(int(Lr), M)
-        self.T = T
+        self.T, self.dt, self.W = _row_grids(L, Lb, M)
         dt = self.dt[:, None]
         self.h = y_hist / dt * self.valid  # counts / dt, like the reference's y_hist
         self.N = np.sum(self.h * dt, axis=1)
         self.Wmin, self.Wmax = self.W.min(axis=1), self.W.max(axis=1)
-        gs_all = optws / self.W[:, :, None]  # (n, M, Lb); padded points never matter
-        self.gs_all = gs_all
-        self.gs_max = gs_all.max(axis=1)
-        self.gs_min = gs_all.min(axis=1)
-        tdiff = T[:, :, None] - T[:, None, :]
-        self.nd2 = -(tdiff**2) / 2  # the reference's `-t_diff**2 / 2`, (n, Lb, Lb)
+        self.gs_all = optws / self.W[:, :, None]  # (n, M, Lb); padded points never matter
+        self.gs_max = self.gs_all.max(axis=1)
+        self.gs_min = self.gs_all.min(axis=1)
         # the balloon estimate only visits non-empty bins, in increasing order
         nnz = (self.h > 0).sum(axis=1)
         K = max(int(nnz.max()), 1)
         order = np.argsort(self.h <= 0, axis=1, kind="stable")[:, :K]
         self.h_nz = np.where(np.arange(K)[None, :] < nnz[:, None], np.take_along_axis(self.h, order, 1), 0.0)
-        self.nd2_nz = np.take_along_axis(self.nd2, np.broadcast_to(order[:, None, :], (n, Lb, K)), axis=2)
+        t_nz = np.take_along_axis(self.T, order, 1)
+        self.nd2_nz = -((self.T[:, :, None] - t_nz[:, None, :]) ** 2) / 2  # (n, Lb, K), as below
+        self._fast = None  # fast-arithmetic tables, built on first use
 
-    def cost(self, g: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Cost C(g) and the balloon density yv (n, Lb), one g per channel (``CostFunction``)."""
-        optwv = self._stiff_bandwidths(g)
-        optwp = self._nadaraya_watson(optwv, optwv / g[:, None])
-        yv = self._balloon(optwp)
-        dt = self.dt[:, None]
-        yv = yv * self.N[:, None] / np.sum(yv * dt, axis=1, keepdims=True)
-        cg = yv**2 - 2 * yv * self.h + 2 / _SQRT_2PI / optwp * self.h
-        cg[~self.valid] = 0.0
-        return np.sum(cg * dt, axis=1), yv
+    @functools.cached_property
+    def nd2(self):
+        """The reference's ``-t_diff**2 / 2`` (n, Lb, Lb); only the reference arithmetic needs it."""
+        return -((self.T[:, :, None] - self.T[:, None, :]) ** 2) / 2
 
-    def _stiff_bandwidths(self, g):
+    def _rows(self, rows):
+        """``arr -> arr[rows]``, without the copy when ``rows`` are all rows (the common case)."""
+        if rows.size == len(self.ids):
+            return lambda arr: arr
+        return lambda arr: arr[rows]
+
+    def _finish(self, rows, yv, optwp):
+        """Normalise the balloon density; return (cost, yv, cost scale) as ``CostFunction`` does."""
+        take = self._rows(rows)
+        valid, h, dt = take(self.valid), take(self.h), take(self.dt)[:, None]
+        yv[~valid] = 0.0
+        yv = yv * take(self.N)[:, None] / np.sum(yv * dt, axis=1, keepdims=True)
+        sq, cross, var = yv**2, 2 * yv * h, 2 / _SQRT_2PI / optwp * h
+        cg = sq - cross + var
+        cg[~valid] = 0.0
+        scale = np.sum(np.where(valid, sq + cross + var, 0.0) * dt, axis=1)
+        return np.sum(cg * dt, axis=1), yv, scale
+
+    # -- reference arithmetic ------------------------------------------------------------------
+
+    def reference_cost(self, g: np.ndarray, rows: np.ndarray):
+        """Cost C(g), balloon density yv (n, Lb) and cost scale for chunk rows ``rows``."""
+        optwv = self._stiff_bandwidths(g, rows)
+        optwp = self._nadaraya_watson(optwv, optwv / g[:, None], rows)
+        return self._finish(rows, self._balloon(optwp, rows), optwp)
+
+    def _stiff_bandwidths(self, g, rows):
         """optwv: per grid point, g * W_i for the last i with optws_i / W_i >= g, else the extreme W."""
-        ge = self.gs_all >= g[:, None, None]
-        M = ge.shape[1]
-        last = M - 1 - np.argmax(ge[:, ::-1, :], axis=1)
-        mid = g[:, None] * np.take_along_axis(self.W, last, axis=1)
-        optwv = np.where(g[:, None] >= self.gs_min, mid, self.Wmax[:, None])
-        return np.where(g[:, None] > self.gs_max, self.Wmin[:, None], optwv)
+        W = self.W[rows]
+        last = self._last_window(g, rows)
+        mid = g[:, None] * np.take_along_axis(W, last, axis=1)
+        optwv = np.where(g[:, None] >= self.gs_min[rows], mid, self.Wmax[rows][:, None])
+        return np.where(g[:, None] > self.gs_max[rows], self.Wmin[rows][:, None], optwv)
 
-    def _nadaraya_watson(self, optwv, sigma):
+    def _last_window(self, g, rows):
+        """Per grid point, the last i with optws_i / W_i >= g (0 when there is none)."""
+        ge = self.gs_all[rows] >= g[:, None, None]
+        return self.M - 1 - np.argmax(ge[:, ::-1, :], axis=1)
+
+    def _nadaraya_watson(self, optwv, sigma, rows):
         """optwp(t) = sum_s optwv(s) G(t-s; sigma_s) / sum_s G(t-s; sigma_s)."""
-        arg = self.nd2 / (sigma**2)[:, None, :]
+        arg = self.nd2[rows] / (sigma**2)[:, None, :]
         np.maximum(arg, _EXP_FLOOR, out=arg)
         Z = np.exp(arg, out=arg)
-        pref = np.where(self.valid, 1 / _SQRT_2PI / sigma, 0.0)  # padded sources weigh nothing
+        pref = np.where(self.valid[rows], 1 / _SQRT_2PI / sigma, 0.0)  # padded sources weigh nothing
         Z *= pref[:, None, :]
         num = np.sum(optwv[:, None, :] * Z, axis=2)
         return num / np.sum(Z, axis=2)
 
-    def _balloon(self, optwp):
+    def _balloon(self, optwp, rows):
         """yv(t) = sum_s h(s) dt G(t-s; optwp(t)) over the non-empty bins s."""
-        arg = self.nd2_nz / (optwp**2)[:, :, None]
+        arg = self.nd2_nz[rows] / (optwp**2)[:, :, None]
         np.maximum(arg, _EXP_FLOOR, out=arg)
         tiny = arg <= _EXP_FLOOR  # the true value is below 1e-307: keep the tails exactly 0
         G = np.exp(arg, out=arg)
         G[tiny] = 0.0
         G *= (1 / _SQRT_2PI / optwp)[:, :, None]
-        G *= (self.h_nz * self.dt[:, None])[:, None, :]
-        yv = np.sum(G, axis=2)
-        yv[~self.valid] = 0.0
-        return yv
+        G *= (self.h_nz[rows] * self.dt[rows][:, None])[:, None, :]
+        return np.sum(G, axis=2)
+
+    # -- fast arithmetic -----------------------------------------------------------------------
+
+    def _fast_tables(self):
+        n, Lb = len(self.ids), self.Lb
+        lag = np.abs(np.arange(1 - Lb, Lb))  # |t - s| for t - s = 1-Lb .. Lb-1
+        lag_d2 = (lag[None, :] * self.dt[:, None]) ** 2  # squared distance per lag (n, 2Lb-1)
+        w = self.W[:, :, None]
+        self._fast = types.SimpleNamespace(
+            lag_d2=lag_d2,
+            mid_kernels=_kernel_columns(np.exp(-lag_d2[:, None, :] / 2 / w**2) / _SQRT_2PI / w),
+            hdt_nz=self.h_nz * self.dt[:, None],
+            # cache of the mid-source sums per assignment, keyed by the number of thresholds
+            # optws_i(s)/W_i below g (it grows with g, so it identifies the assignment)
+            keys=np.full((n, _ASSIGNMENT_CACHE), -1),
+            mid_sums=np.zeros((n, _ASSIGNMENT_CACHE, Lb, 2)),  # sum_s G, sum_s W_i G
+            slot=np.zeros(n, dtype=np.int64),  # next cache slot to overwrite, per channel
+        )
+        return self._fast
+
+    def fast_cost(self, g: np.ndarray, rows: np.ndarray):
+        """As :meth:`reference_cost`, in the fast arithmetic (see the class docstring)."""
+        fast = self._fast or self._fast_tables()
+        M, Lb = self.M, self.Lb
+        take = self._rows(rows)
+        valid = take(self.valid)
+        below = take(self.gs_all) < g[:, None, None]  # (n, M, Lb); padded points: 0 < g always
+        n_below = np.count_nonzero(below, axis=(1, 2))
+        hit = fast.keys[rows] == n_below[:, None]
+        found = hit.any(axis=1)
+        slot = np.where(found, hit.argmax(axis=1), fast.slot[rows])
+        miss = np.flatnonzero(~found)
+        high = below.all(axis=1)
+        low = ~high & (g[:, None] < take(self.gs_min))
+        if miss.size:
+            r, b = rows[miss], ~below[miss]
+            last = M - 1 - np.argmax(b[:, ::-1, :], axis=1)  # last i with optws_i / W_i >= g
+            mid = b.any(axis=1) & ~low[miss] & valid[miss]
+            cols = fast.mid_kernels[r[:, None], last, np.arange(Lb)[None, :]]  # (n', s, t)
+            wts = np.stack([mid, mid * np.take_along_axis(self.W[r], last, axis=1)], axis=-1)
+            fast.mid_sums[r, slot[miss]] = np.matmul(cols.transpose(0, 2, 1), wts)
+            fast.keys[r, slot[miss]] = n_below[miss]
+            fast.slot[r] = (slot[miss] + 1) % _ASSIGNMENT_CACHE
+        sums = fast.mid_sums[rows, slot]
+        den, num = sums[..., 0].copy(), g[:, None] * sums[..., 1]
+        ext = (low | high) & valid  # sources whose width depends on g
+        xr = np.flatnonzero(ext.any(axis=1))
+        if xr.size:
+            rr, e = rows[xr], ext[xr]
+            width = np.stack([self.Wmax[rr], self.Wmin[rr]], axis=1)  # optwv of low, high sources
+            sig = (width / g[xr, None])[:, :, None]
+            kern = _kernel_columns(np.exp(-fast.lag_d2[rr][:, None, :] / 2 / sig**2) / _SQRT_2PI / sig)
+            side = high[xr].astype(np.int64)
+            cols = kern[np.arange(len(xr))[:, None], side, np.arange(Lb)[None, :]]  # (n'', s, t)
+            wts = np.stack([e, e * np.take_along_axis(width, side, axis=1)], axis=-1)
+            s = np.matmul(cols.transpose(0, 2, 1), wts)
+            den[xr] += s[..., 0]
+            num[xr] += s[..., 1]
+        optwp = np.where(valid, num / np.where(valid, den, 1.0), 1.0)
+        arg = take(self.nd2_nz) * (1 / optwp**2)[:, :, None]  # a product: far cheaper than a quotient
+        arg[arg <= _EXP_FLOOR] = -np.inf  # as the reference: tails below 1e-307 are exactly 0
+        G = np.exp(arg, out=arg)
+        yv = (G @ take(fast.hdt_nz)[:, :, None])[..., 0] / _SQRT_2PI / optwp
+        return self._finish(rows, yv, optwp)
 
 
-def _make_chunks(ids, L, y_hist, optws, M):
-    """Chunks of channels sharing both sum classes (grid length, non-empty bins), bounded in size."""
+def _kernel_columns(kernels: np.ndarray) -> np.ndarray:
+    """(..., 2Lb-1) kernels over the lags t-s = 1-Lb..Lb-1 -> a (..., s, t) view of G(t - s).
+
+    Column s of the kernel matrix is a window of the lag vector, so no (Lb, Lb) matrix is stored.
+    """
+    Lb = (kernels.shape[-1] + 1) // 2
+    return np.lib.stride_tricks.sliding_window_view(kernels, Lb, axis=-1)[..., ::-1, :]
+
+
+def _make_chunks(ids, L, y_hist, optws, M, exact_sums):
+    """Chunks of channels, bounded in size (padded elements n Lb^2 <= :data:`_CHUNK_ELEMS`).
+
+    ``exact_sums`` (needed by the reference arithmetic): channels in a chunk share both sum
+    classes (grid length, non-empty bins). Otherwise channels of similar grid lengths and
+    similar numbers of non-empty bins are grouped, to keep the padding small.
+    """
     nnz = (y_hist > 0).sum(axis=1)
-    key_L, key_n = _sum_class(L[ids]), _sum_class(nnz[ids])
+    if exact_sums:
+        key_L, key_n = _sum_class(L[ids]), _sum_class(nnz[ids])
+    else:  # geometric buckets: padding wastes at most ~25% plus a few points
+        key_L, key_n = np.log(L[ids] + _PAD_L) // np.log(_PAD_RATIO), np.log(nnz[ids] + _PAD_L) // np.log(_PAD_RATIO)
     order = np.lexsort((L[ids], key_n, key_L))
     ids, key_L, key_n = ids[order], key_L[order], key_n[order]
     chunks, start = [], 0
@@ -309,66 +505,134 @@ def _make_chunks(ids, L, y_hist, optws, M):
     return chunks
 
 
-def _golden_section(chunks, C, max_iter, last_g_quirk):
+class _Costs:
+    """Cost evaluations for all channels of a feature map, spread over chunks.
+
+    In the fast arithmetic, reference-arithmetic evaluations (rare: settling near-ties) run on
+    chunks built for the channels concerned, grouped so that padding never changes a sum.
+    """
+
+    def __init__(self, ids, L, y_hist, optws, M, arithmetic):
+        self.fast = arithmetic == "fast"
+        self.C, self.Lmax = len(L), optws.shape[2]
+        self._inputs = (L, y_hist, optws, M)
+        self.chunks = _make_chunks(ids, L, y_hist, optws, M, exact_sums=not self.fast)
+        self.run = np.zeros(self.C, dtype=bool)
+        self.run[ids] = True
+        # below g_flat every source point takes the widest bandwidth (g < optws_i/W_i for all
+        # i): optwv = Wmax everywhere, so the cost does not depend on g
+        self.g_flat = np.zeros(self.C)
+        self.wmax_is_one = np.zeros(self.C, dtype=bool)
+        for ch in self.chunks:
+            self.g_flat[ch.ids] = np.where(ch.valid, ch.gs_min, np.inf).min(axis=1)
+            self.wmax_is_one[ch.ids] = ch.Wmax == 1.0
+
+    def __call__(self, g, sel, reference=False):
+        """Costs, balloon densities (C, Lmax) and cost scales at g[c] for the channels in ``sel``."""
+        C = self.C
+        f, scale, y = np.zeros(C), np.zeros(C), np.zeros((C, self.Lmax))
+        if reference and self.fast:
+            chunks = _make_chunks(np.flatnonzero(sel), *self._inputs, exact_sums=True) if sel.any() else []
+        else:
+            chunks = self.chunks
+        for ch in chunks:
+            rows = np.flatnonzero(sel[ch.ids])
+            if rows.size:
+                ids = ch.ids[rows]
+                cost = ch.reference_cost if reference or not self.fast else ch.fast_cost
+                f[ids], y[ids, : ch.Lb], scale[ids] = cost(g[ids], rows)
+        return f, y, scale
+
+
+def _golden_section(costs: _Costs, max_iter, last_g_quirk):
     """Golden-section search on g in [1e-12, 1] for all channels at once.
 
-    Returns, per channel id, the (unnormalised) balloon density and its g: the last g evaluated
-    (reference quirk) or the better of the final bracket's two interior points, which is the
-    lowest cost seen (a golden-section search always keeps its best point inside the bracket).
+    Returns, per channel, the (unnormalised) balloon density, its g and the iteration count: the
+    last g evaluated (reference quirk) or the better of the final bracket's two interior points,
+    which is the lowest cost seen (a golden-section search always keeps its best point inside).
+
+    In the fast arithmetic every comparison is made as the reference makes it:
+
+    * Below ``g_flat`` (every source point takes the widest bandwidth Wmax) the cost does not
+      depend on g. Where Wmax is exactly 1 (every grid of 7 points or more) the reference then
+      computes optwp = sum(1.0 * Z) / sum(Z) = 1.0 exactly, hence bit-identical costs: two such
+      points tie, and a tie moves the bracket right (``f1 < f2`` is false).
+    * Otherwise, whenever the two costs are within :data:`_TIE_TOL` of their scale, where rounding
+      could decide, both are first recomputed in the reference arithmetic.
     """
+    C, run = costs.C, costs.run
     a = np.full(C, _GOLDEN_BRACKET[0])
     b = np.full(C, _GOLDEN_BRACKET[1])
     c1 = (_PHI - 1) * a + (2 - _PHI) * b
     c2 = (2 - _PHI) * a + (_PHI - 1) * b
-    f1, f2, k = np.zeros(C), np.zeros(C), np.zeros(C, dtype=np.int64)
-    y1 = [None] * len(chunks)
-    y2 = [None] * len(chunks)
-    ylast = [None] * len(chunks)
-    for q, ch in enumerate(chunks):
-        f1[ch.ids], y1[q] = ch.cost(c1[ch.ids])
-        f2[ch.ids], y2[q] = ch.cost(c2[ch.ids])
-    glast = np.zeros(C)
-    active = np.zeros(C, dtype=bool)
-    for ch in chunks:
-        active[ch.ids] = True
-    active &= (np.abs(b - a) > _GOLDEN_TOL * (np.abs(c1) + np.abs(c2))) & (k < max_iter)
+    f1, y1, s1 = costs(c1, run)
+    f2, y2, s2 = costs(c2, run)
+    exact1 = np.full(C, not costs.fast)  # the cost is in the reference arithmetic
+    exact2 = exact1.copy()
+    ylast, glast, k = np.zeros((C, costs.Lmax)), np.zeros(C), np.zeros(C, dtype=np.int64)
+
+    def flat(g):
+        return g < costs.g_flat
+
+    def settle_ties(mask):
+        """Decide the comparison f1 < f2 of the channels in ``mask`` as the reference would."""
+        if not costs.fast:
+            return f1 < f2
+        both_flat = flat(c1) & flat(c2)
+        tie = mask & both_flat & costs.wmax_is_one
+        for f, c, exact in ((f1, c1, exact1), (f2, c2, exact2)):
+            need = mask & ~tie & ~exact & (np.abs(f1 - f2) <= _TIE_TOL * np.maximum(s1, s2))
+            if need.any():
+                f[need] = costs(c, need, reference=True)[0][need]
+                exact[need] = True
+        return (f1 < f2) & ~tie
+
+    def converging():
+        return run & (np.abs(b - a) > _GOLDEN_TOL * (np.abs(c1) + np.abs(c2))) & (k < max_iter)
+
+    active = converging()
     while active.any():
-        left = (f1 < f2) & active
-        right = ~(f1 < f2) & active
+        lower = settle_ties(active)
+        left = lower & active
+        right = ~lower & active
         # move the bracket (same floating-point expressions as the reference)
         b = np.where(left, c2, b)
         a = np.where(right, c1, a)
         c2_new = np.where(left, c1, np.where(right, (2 - _PHI) * a + (_PHI - 1) * b, c2))
         c1_new = np.where(left, (_PHI - 1) * a + (2 - _PHI) * b, np.where(right, c2, c1))
         c1, c2 = c1_new, c2_new
-        f2 = np.where(left, f1, f2)
-        f1 = np.where(right, f2, f1)
+        f2, s2, exact2 = np.where(left, f1, f2), np.where(left, s1, s2), np.where(left, exact1, exact2)
+        f1, s1, exact1 = np.where(right, f2, f1), np.where(right, s2, s1), np.where(right, exact2, exact1)
+        y2 = np.where(left[:, None], y1, y2)
+        y1 = np.where(right[:, None], y2, y1)
         g_eval = np.where(left, c1, c2)
-        for q, ch in enumerate(chunks):
-            act = active[ch.ids]
-            if not act.any():
-                continue
-            il, ir = left[ch.ids], right[ch.ids]
-            y2[q] = np.where(il[:, None], y1[q], y2[q])
-            y1[q] = np.where(ir[:, None], y2[q], y1[q])
-            fnew, ynew = ch.cost(g_eval[ch.ids])
-            f1[ch.ids] = np.where(il, fnew, f1[ch.ids])
-            f2[ch.ids] = np.where(ir, fnew, f2[ch.ids])
-            y1[q] = np.where(il[:, None], ynew, y1[q])
-            y2[q] = np.where(ir[:, None], ynew, y2[q])
-            ylast[q] = np.where(act[:, None], ynew, ylast[q]) if ylast[q] is not None else ynew
+        # where both points are flat and Wmax != 1, the next comparison will be settled in the
+        # reference arithmetic: evaluate the new point there directly
+        if costs.fast:
+            in_ref = active & flat(c1) & flat(c2) & ~costs.wmax_is_one
+            fn, yn, sn = costs(g_eval, active & ~in_ref)
+            if in_ref.any():
+                fr, yr, sr = costs(g_eval, in_ref, reference=True)
+                fn, yn, sn = np.where(in_ref, fr, fn), np.where(in_ref[:, None], yr, yn), np.where(in_ref, sr, sn)
+        else:
+            in_ref = active
+            fn, yn, sn = costs(g_eval, active)
+        f1, s1, y1 = np.where(left, fn, f1), np.where(left, sn, s1), np.where(left[:, None], yn, y1)
+        f2, s2, y2 = np.where(right, fn, f2), np.where(right, sn, s2), np.where(right[:, None], yn, y2)
+        exact1 = np.where(left, in_ref, exact1)
+        exact2 = np.where(right, in_ref, exact2)
+        ylast = np.where(active[:, None], yn, ylast)
         glast = np.where(active, g_eval, glast)
         k += active
-        active &= (np.abs(b - a) > _GOLDEN_TOL * (np.abs(c1) + np.abs(c2))) & (k < max_iter)
+        active = converging()
     if last_g_quirk:
         return ylast, glast, k
-    best1 = ~(f2 < f1)  # f1 <= f2: c1 is the best point seen
-    ybest = [np.where(best1[ch.ids][:, None], y1[q], y2[q]) for q, ch in enumerate(chunks)]
-    return ybest, np.where(best1, c1, c2), k
+    settle_ties(run)
+    tie = run & flat(c1) & flat(c2) & costs.wmax_is_one if costs.fast else np.zeros(C, dtype=bool)
+    best1 = tie | ~(f2 < f1)  # f1 <= f2: c1 is the best point seen
+    return np.where(best1[:, None], y1, y2), np.where(best1, c1, c2), k
 
 
-# ----------------------------------------------------------------------------------------------
-# interpolation back to tin and peak counting
 # ----------------------------------------------------------------------------------------------
 
 
@@ -422,7 +686,23 @@ class _Run:
     n_iter: np.ndarray  # (C,) golden-section iterations
 
 
-def _ssvkernel_batch(samples, M, last_g_quirk, max_golden_iter, matlab_binning, degenerate) -> _Run:
+def _densities_on_tin(chunks, dens, tin, Y):
+    """Normalise each chunk's balloon densities as the reference does and interpolate them to tin."""
+    for ch in chunks:
+        d = dens[ch.ids, : ch.Lb]
+        yopt = d / np.sum(d * ch.dt[:, None], axis=1, keepdims=True)  # padding within the sum class
+        Y[ch.ids] = _interp_to_tin(yopt, ch.T, ch.L, tin)
+
+
+def _near_ties(Y):
+    """Rows with two neighbouring values equal to within :data:`_TIE_TOL` (exact zeros excepted)."""
+    m = np.maximum(np.abs(Y[:, 1:]), np.abs(Y[:, :-1]))
+    return ((np.abs(np.diff(Y, axis=1)) <= _TIE_TOL * m) & (m > 0)).any(axis=1)
+
+
+def _ssvkernel_batch(samples, M, last_g_quirk, max_golden_iter, matlab_binning, degenerate, arithmetic) -> _Run:
+    if arithmetic not in ("fast", "reference"):
+        raise ValueError(f"arithmetic must be 'fast' or 'reference', not {arithmetic!r}")
     if degenerate not in ("zero", "matlab"):
         raise ValueError(f"degenerate must be 'zero' or 'matlab', not {degenerate!r}")
     x = np.asarray(samples, dtype=np.float64)
@@ -439,20 +719,33 @@ def _ssvkernel_batch(samples, M, last_g_quirk, max_golden_iter, matlab_binning, 
     empty = ok & (y_hist.sum(axis=1) == 0)  # every sample dropped: N = 0, 0/0 density
     run = np.flatnonzero(ok & ~empty)
 
-    # fixed-bandwidth stage, once per distinct grid length (all grid quantities are shared)
+    # fixed-bandwidth stage, all channels batched (in blocks, to bound memory)
     Lmax = int(L[run].max()) if len(run) else 2
+    h = np.zeros((C, Lmax))  # histograms / dt of the channels that run
+    h[run] = y_hist[run, :Lmax] / np.array([_grid(int(n))[1] for n in L[run]])[:, None]
     optws = np.zeros((C, M, Lmax))
-    for Lr in np.unique(L[run]):
-        sel = run[L[run] == Lr]
-        optws[sel, :, :Lr] = _local_bandwidths(y_hist[sel, :Lr] / _grid(int(Lr))[1], int(Lr), M)
+    if arithmetic == "fast" and run.size:
+        optws[run], unsure = _local_bandwidths_fast(h[run], L[run], M)
+        redo, windows = run[unsure.any(axis=1)], unsure[unsure.any(axis=1)]
+    else:
+        redo, windows = run, np.ones((len(run), M), dtype=bool)
+    block = max(1, _CHUNK_ELEMS * 8 // (M * M * Lmax))
+    for s in range(0, len(redo), block):
+        ids, win = redo[s : s + block], windows[s : s + block]
+        optws[ids] = np.where(win[:, :, None], _local_bandwidths(h[ids], L[ids], M, win), optws[ids])
 
-    chunks = _make_chunks(run, L, y_hist, optws, M)
-    dens, g_used, n_iter = _golden_section(chunks, C, max_golden_iter, last_g_quirk)
-
+    costs = _Costs(run, L, y_hist, optws, M, arithmetic)
+    dens, g_used, n_iter = _golden_section(costs, max_golden_iter, last_g_quirk)
     Y = np.full((C, Z), np.nan)
-    for q, ch in enumerate(chunks):
-        yopt = dens[q] / np.sum(dens[q] * ch.dt[:, None], axis=1, keepdims=True)  # = reference
-        Y[ch.ids] = _interp_to_tin(yopt, ch.T, ch.L, tin)
+    _densities_on_tin(costs.chunks, dens, tin, Y)
+    if costs.fast:
+        # a near-tie between neighbouring density values could count a peak differently than the
+        # reference's rounding would: recompute those few densities in the reference arithmetic
+        recheck = np.zeros(C, dtype=bool)
+        recheck[run] = _near_ties(Y[run])
+        if recheck.any():
+            dens = costs(g_used, recheck, reference=True)[1]
+            _densities_on_tin(_make_chunks(np.flatnonzero(recheck), L, y_hist, optws, M, True), dens, tin, Y)
     g_used[~np.isin(np.arange(C), run)] = np.nan
     return _Run(Y, ~ok, L, g_used, n_iter)
 
@@ -476,6 +769,16 @@ _OPTIONS_DOC = """
         rules differ only for channels with exactly one distinct in-range value whose bin is
         interior, e.g. a constant 0.5 channel (MATLAB: 1 peak; here: 0).
 
+    arithmetic : ``"fast"`` (default) or ``"reference"``; both give the reference's results.
+        ``"reference"`` repeats ssdensity's floating-point operations one by one, so densities are
+        bit-identical to the oracle's. ``"fast"`` computes the same quantities with table look-ups,
+        cached kernel sums and matrix products (see :class:`_Chunk`), agreeing to ~1e-15; every
+        decision that rounding could flip -- a golden-section comparison between two near-equal
+        costs, an argmin between two near-equal local costs, two near-equal neighbouring density
+        values -- is recomputed in the reference arithmetic, so the search takes the reference's
+        path and peak counts are the reference's. Densities then differ from the oracle's by
+        ~1e-14 at most.
+
     In both modes a channel whose only distinct in-range values are 0 and 1 fails (the sample-gap
     grid has one point: MATLAB errors inside its try/catch, ``ssdensity`` raises). A channel whose
     in-range samples all lie in (1 - dt/2, 1] has N = 0 under MATLAB binning: NaN density, 0 peaks.
@@ -490,12 +793,13 @@ def ssvkernel_states(
     max_golden_iter: int = 29,
     matlab_binning: bool = True,
     degenerate: str = "zero",
+    arithmetic: str = "fast",
 ) -> list[KDEState]:
     """Run ``ssvkernel`` on every row of ``samples`` (C, Z) with ``tin = linspace(0, 1, Z)``.
 
     Returns one :class:`KDEState` per channel. Parameters:
     """
-    r = _ssvkernel_batch(samples, M, last_g_quirk, max_golden_iter, matlab_binning, degenerate)
+    r = _ssvkernel_batch(samples, M, last_g_quirk, max_golden_iter, matlab_binning, degenerate, arithmetic)
     Z = r.Y.shape[1]
     tin = np.linspace(0.0, 1.0, Z)
     out = []
@@ -519,6 +823,7 @@ def ssvkernel_channels(
     max_golden_iter: int = 29,
     matlab_binning: bool = True,
     degenerate: str = "zero",
+    arithmetic: str = "fast",
 ) -> list[tuple[np.ndarray, np.ndarray]]:
     """Per channel ``(y, t)`` as ``ssvkernel`` returns them: the density on ``tin``, and ``tin``.
 
@@ -533,6 +838,7 @@ def ssvkernel_channels(
         max_golden_iter=max_golden_iter,
         matlab_binning=matlab_binning,
         degenerate=degenerate,
+        arithmetic=arithmetic,
     )
     return [(s.y, s.t) for s in states]
 
@@ -545,6 +851,7 @@ def unit_peak_counts(
     max_golden_iter: int = 29,
     matlab_binning: bool = True,
     degenerate: str = "zero",
+    arithmetic: str = "fast",
 ) -> np.ndarray:
     """ADVISE unit scores (C,): peaks of each channel's density, as ``find_peaks`` with no arguments.
 
@@ -553,5 +860,5 @@ def unit_peak_counts(
     channel), as does any channel whose estimate fails or whose density is NaN (N = 0).
     Options: see :func:`ssvkernel_states`.
     """
-    r = _ssvkernel_batch(samples, M, last_g_quirk, max_golden_iter, matlab_binning, degenerate)
+    r = _ssvkernel_batch(samples, M, last_g_quirk, max_golden_iter, matlab_binning, degenerate, arithmetic)
     return peak_counts_rows(r.Y).astype(np.int64)
