@@ -90,3 +90,13 @@ def test_real_mobilenet_v2_peak_range(mobilenet_v2_real, ilsvrc_images):
         lo, hi = res.peak_range
         assert res.unit_scores.shape == (1280,) and 0 <= lo <= hi <= 20
         assert len(res.maps) >= 1 and res.unit_counts.sum() <= 1280
+
+
+def test_kde_arithmetic_does_not_change_advise(tiny):
+    """The KDE's fast and reference arithmetics give the same unit scores, hence the same maps."""
+    loaded, x = tiny
+    fast = ADVISE(loaded, kde_arithmetic="fast").groups(x, [1, 2])
+    ref = ADVISE(loaded, kde_arithmetic="reference").groups(x, [1, 2])
+    for f, r in zip(fast, ref, strict=True):
+        np.testing.assert_array_equal(f.unit_scores, r.unit_scores)
+        np.testing.assert_array_equal(f.maps, r.maps)

@@ -71,6 +71,7 @@ class ADVISE(Explainer):
         selection: str = "max-peaks",
         last_g_quirk: bool = True,
         cache_size: int = 16,
+        kde_arithmetic: str = "fast",
     ):
         super().__init__(model, score, relu)
         if relevance_source not in RELEVANCE_SOURCES:
@@ -78,6 +79,7 @@ class ADVISE(Explainer):
         if selection not in SELECTIONS:
             raise UserError(f"unknown ADVISE selection {selection!r}; choose {', '.join(SELECTIONS)}")
         self.relevance_source, self.selection, self.last_g_quirk = relevance_source, selection, last_g_quirk
+        self.kde_arithmetic = kde_arithmetic  # "fast" or "reference": same scores (see explainers/kde.py)
         self._grad_fn = None
         # Activation-based scores do not depend on the class: cache them so the top-2 map reuses the KDE.
         self._score_cache: OrderedDict[bytes, np.ndarray] = OrderedDict()
@@ -114,7 +116,9 @@ class ADVISE(Explainer):
             self._score_cache.move_to_end(key)
             return self._score_cache[key]
         c = samples_hwc.shape[-1]
-        scores = unit_peak_counts(samples_hwc.reshape(-1, c).T, last_g_quirk=self.last_g_quirk)
+        scores = unit_peak_counts(
+            samples_hwc.reshape(-1, c).T, last_g_quirk=self.last_g_quirk, arithmetic=self.kde_arithmetic
+        )
         if key is not None:
             self._score_cache[key] = scores
             if len(self._score_cache) > self._cache_size:
