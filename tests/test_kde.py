@@ -363,6 +363,20 @@ def test_batch_independence():
             assert len(find_peaks(a)[0]) == len(find_peaks(b)[0])
 
 
+def test_channels_with_equal_histograms_share_one_estimate():
+    """Twins (equal grid and histogram, here a permutation of the same samples) get the same
+    density, g and peaks as the channel run alone: each distinct histogram is estimated once."""
+    base = np.stack([_mixture(k + 1, Z=49, seed=k) for k in range(3)])
+    twins = base[:, np.random.default_rng(0).permutation(49)]
+    X = np.concatenate([base, twins, base])
+    states = ssvkernel_states(X, arithmetic="reference")
+    for c in range(3):
+        alone = ssvkernel_states(base[[c]], arithmetic="reference")[0]
+        for twin in (states[c], states[c + 3], states[c + 6]):
+            np.testing.assert_array_equal(twin.y, alone.y)
+            assert twin.g == alone.g and twin.n_iter == alone.n_iter
+
+
 # ---------------------------------------------------------------------------------------------
 # edge cases
 # ---------------------------------------------------------------------------------------------
