@@ -326,8 +326,8 @@ def _row_grids(L: np.ndarray, Lb: int, M: int) -> tuple[np.ndarray, np.ndarray, 
 class _Chunk:
     """Channels padded to a common grid length ``Lb``, with the cost function in two arithmetics.
 
-    Channels in a chunk share both sum classes (grid length, non-empty bins; see
-    :func:`_sum_class`), so padding never changes a sum of the reference arithmetic.
+    For the reference arithmetic the channels of a chunk share both sum classes (grid length,
+    non-empty bins; see :func:`_sum_class` and :func:`_make_chunks`), so padding never changes a sum.
 
     * :meth:`reference_cost` follows ``ssdensity``'s ``CostFunction`` operation by operation, so
       each channel's cost is bit-identical to the reference's. O(L^2) exponentials per call.
@@ -579,6 +579,7 @@ class _Costs:
             chunks = _make_chunks(np.flatnonzero(sel), *self._inputs, exact_sums=True) if sel.any() else []
         else:
             chunks = self.chunks
+
         def evaluate(ch):  # chunks write disjoint rows
             rows = np.flatnonzero(sel[ch.ids])
             if rows.size:
