@@ -131,6 +131,11 @@ def _gauss_spectrum(n: int, w: float) -> np.ndarray:
     return np.exp(-0.5 * (w * 2 * np.pi * rfftfreq(n)) ** 2)
 
 
+def _fft_sizes(L, wbins) -> np.ndarray:
+    """``fftkernel``'s FFT length for grid length L and bandwidth w (bins): 2^ceil(log2(L + 3w))."""
+    return (2 ** np.ceil(np.log2(L + 3 * wbins))).astype(np.int64)
+
+
 def _smooth_all(x: np.ndarray, sizes: np.ndarray, wbins: np.ndarray, keys: np.ndarray, pairs=None) -> np.ndarray:
     """``fftkernel(x[r, p], wbins[r, j])`` for every row r, bandwidth j and series p.
 
@@ -145,7 +150,7 @@ def _smooth_all(x: np.ndarray, sizes: np.ndarray, wbins: np.ndarray, keys: np.nd
     for n in np.unique(sizes if pairs is None else sizes[pairs]):
         rr, jj = np.nonzero((sizes == n) if pairs is None else (sizes == n) & pairs)
         rows, row_of = np.unique(rr, return_inverse=True)
-        ukeys, first, key_of = np.unique(keys[rr, jj], return_index=True, return_inverse=True)
+        _, first, key_of = np.unique(keys[rr, jj], return_index=True, return_inverse=True)
         spectra = np.stack([_gauss_spectrum(int(n), float(wbins[rr[i], jj[i]])) for i in first])
         X = rfft(x[rows], int(n), axis=-1)
         m = min(int(n), Lmax)
@@ -164,7 +169,7 @@ def _local_bandwidths(h: np.ndarray, L: np.ndarray, M: int, windows=None) -> np.
     R, Lmax = h.shape
     _, dt, W = _row_grids(L, Lmax, M)
     wbins = W / dt[:, None]
-    sizes = (2 ** np.ceil(np.log2(L[:, None] + 3 * wbins))).astype(np.int64)  # as ``fftkernel``
+    sizes = _fft_sizes(L[:, None], wbins)
     keys = L[:, None] * M + np.arange(M)[None, :]
     yh = _smooth_all(h[:, None, :], sizes, wbins, keys)[:, :, 0, :]  # (R, M, Lmax)
     c = _local_costs(yh, h, W, L)
@@ -203,7 +208,7 @@ def _smoothing_matrix(L: int, M: int) -> np.ndarray:
     """(L, M L): x @ S[:, jL:(j+1)L] is ``fftkernel(x, W_j/dt)``, circular wrap-around included."""
     _, dt = _grid(L)
     wbins = _bandwidths(L, M) / dt
-    sizes = (2 ** np.ceil(np.log2(L + 3 * wbins))).astype(np.int64)
+    sizes = _fft_sizes(L, wbins)
     eye = np.eye(L)
     S = [irfft(rfft(eye, int(n), axis=-1) * _gauss_spectrum(int(n), float(w)), int(n), axis=-1)[:, :L]
          for n, w in zip(sizes, wbins, strict=True)]
@@ -409,8 +414,7 @@ class _Chunk:
 
     def _last_window(self, g, rows):
         """Per grid point, the last i with optws_i / W_i >= g (0 when there is none)."""
-        ge = self.gs_all[rows] >= g[:, None, None]
-        return self.M - 1 - np.argmax(ge[:, ::-1, :], axis=1)
+        return _last_true(self.gs_all[rows] >= g[:, None, None])
 
     def _nadaraya_watson(self, optwv, sigma, rows):
         """optwp(t) = sum_s optwv(s) G(t-s; sigma_s) / sum_s G(t-s; sigma_s)."""
@@ -435,10 +439,9 @@ class _Chunk:
         n, Lb = len(self.ids), self.Lb
         lag = np.abs(np.arange(1 - Lb, Lb))  # |t - s| for t - s = 1-Lb .. Lb-1
         lag_d2 = (lag[None, :] * self.dt[:, None]) ** 2  # squared distance per lag (n, 2Lb-1)
-        w = self.W[:, :, None]
         self._fast = types.SimpleNamespace(
             lag_d2=lag_d2,
-            mid_kernels=_kernel_columns(np.exp(-lag_d2[:, None, :] / 2 / w**2) / _SQRT_2PI / w),
+            mid_kernels=_kernel_columns(_gauss_lags(lag_d2, self.W)),
             hdt_nz=self.h_nz * self.dt[:, None],
             # cache of the mid-source sums per assignment, keyed by the number of thresholds
             # optws_i(s)/W_i below g (it grows with g, so it identifies the assignment)
@@ -451,7 +454,7 @@ class _Chunk:
     def fast_cost(self, g: np.ndarray, rows: np.ndarray):
         """As :meth:`reference_cost`, in the fast arithmetic (see the class docstring)."""
         fast = self._fast or self._fast_tables()
-        M, Lb = self.M, self.Lb
+        Lb = self.Lb
         take = self._rows(rows)
         valid = take(self.valid)
         below = take(self.gs_all) < g[:, None, None]  # (n, M, Lb); padded points: 0 < g always
@@ -464,7 +467,7 @@ class _Chunk:
         low = ~high & (g[:, None] < take(self.gs_min))
         if miss.size:
             r, b = rows[miss], ~below[miss]
-            last = M - 1 - np.argmax(b[:, ::-1, :], axis=1)  # last i with optws_i / W_i >= g
+            last = _last_true(b)  # last i with optws_i / W_i >= g
             mid = b.any(axis=1) & ~low[miss] & valid[miss]
             cols = fast.mid_kernels[r[:, None], last, np.arange(Lb)[None, :]]  # (n', s, t)
             wts = np.stack([mid, mid * np.take_along_axis(self.W[r], last, axis=1)], axis=-1)
@@ -478,8 +481,7 @@ class _Chunk:
         if xr.size:
             rr, e = rows[xr], ext[xr]
             width = np.stack([self.Wmax[rr], self.Wmin[rr]], axis=1)  # optwv of low, high sources
-            sig = (width / g[xr, None])[:, :, None]
-            kern = _kernel_columns(np.exp(-fast.lag_d2[rr][:, None, :] / 2 / sig**2) / _SQRT_2PI / sig)
+            kern = _kernel_columns(_gauss_lags(fast.lag_d2[rr], width / g[xr, None]))
             side = high[xr].astype(np.int64)
             cols = kern[np.arange(len(xr))[:, None], side, np.arange(Lb)[None, :]]  # (n'', s, t)
             wts = np.stack([e, e * np.take_along_axis(width, side, axis=1)], axis=-1)
@@ -491,6 +493,17 @@ class _Chunk:
         G = _exp_floored(arg, floor_value=0.0)  # as the reference: tails below 1e-307 are exactly 0
         yv = (G @ take(fast.hdt_nz)[:, :, None])[..., 0] / _SQRT_2PI / optwp
         return self._finish(rows, yv, optwp)
+
+
+def _last_true(mask: np.ndarray) -> np.ndarray:
+    """Index of the last True along axis 1 of ``mask`` (0 where there is none)."""
+    return mask.shape[1] - 1 - np.argmax(mask[:, ::-1], axis=1)
+
+
+def _gauss_lags(lag_d2: np.ndarray, widths: np.ndarray) -> np.ndarray:
+    """Gaussian kernels (n, k, lags) of widths (n, k) at squared lag distances (n, lags)."""
+    w = widths[:, :, None]
+    return np.exp(-lag_d2[:, None, :] / 2 / w**2) / _SQRT_2PI / w
 
 
 def _exp_floored(arg: np.ndarray, floor_value: float) -> np.ndarray:
@@ -571,14 +584,21 @@ class _Costs:
             self.g_flat[ch.ids] = np.where(ch.valid, ch.gs_min, np.inf).min(axis=1)
             self.wmax_is_one[ch.ids] = ch.Wmax == 1.0
 
-    def __call__(self, g, sel, reference=False):
-        """Costs, balloon densities (C, Lmax) and cost scales at g[c] for the channels in ``sel``."""
+    def reference_chunks(self, sel):
+        """Chunks for the reference arithmetic of the channels in ``sel``."""
+        if not self.fast:
+            return self.chunks
+        return _make_chunks(np.flatnonzero(sel), *self._inputs, exact_sums=True) if sel.any() else []
+
+    def __call__(self, g, sel, reference=False, chunks=None):
+        """Costs, balloon densities (C, Lmax) and cost scales at g[c] for the channels in ``sel``.
+
+        ``chunks``: reference chunks already built for ``sel`` (see :meth:`reference_chunks`).
+        """
         C = self.C
         f, scale, y = np.zeros(C), np.zeros(C), np.zeros((C, self.Lmax))
-        if reference and self.fast:
-            chunks = _make_chunks(np.flatnonzero(sel), *self._inputs, exact_sums=True) if sel.any() else []
-        else:
-            chunks = self.chunks
+        if chunks is None:
+            chunks = self.reference_chunks(sel) if reference else self.chunks
 
         def evaluate(ch):  # chunks write disjoint rows
             rows = np.flatnonzero(sel[ch.ids])
@@ -640,12 +660,15 @@ def _golden_section(costs: _Costs, max_iter, last_g_quirk):
     def flat(g):
         return g < costs.g_flat
 
+    def flat_tie(mask):
+        """Both points below g_flat with Wmax = 1: the reference's costs are bit-equal."""
+        return mask & flat(c1) & flat(c2) & costs.wmax_is_one if costs.fast else np.zeros(C, dtype=bool)
+
     def settle_ties(mask):
         """Decide the comparison f1 < f2 of the channels in ``mask`` as the reference would."""
         if not costs.fast:
             return f1 < f2
-        both_flat = flat(c1) & flat(c2)
-        tie = mask & both_flat & costs.wmax_is_one
+        tie = flat_tie(mask)
         for f, c, exact in ((f1, c1, exact1), (f2, c2, exact2)):
             need = mask & ~tie & ~exact & (np.abs(f1 - f2) <= _TIE_TOL * np.maximum(s1, s2))
             if need.any():
@@ -702,8 +725,7 @@ def _golden_section(costs: _Costs, max_iter, last_g_quirk):
     if last_g_quirk:
         return ylast, glast, k
     settle_ties(run)
-    tie = run & flat(c1) & flat(c2) & costs.wmax_is_one if costs.fast else np.zeros(C, dtype=bool)
-    best1 = tie | ~(f2 < f1)  # f1 <= f2: c1 is the best point seen
+    best1 = flat_tie(run) | ~(f2 < f1)  # f1 <= f2: c1 is the best point seen
     return np.where(best1[:, None], y1, y2), np.where(best1, c1, c2), k
 
 
@@ -823,8 +845,9 @@ def _ssvkernel_batch(samples, M, last_g_quirk, max_golden_iter, matlab_binning, 
         recheck = np.zeros(C, dtype=bool)
         recheck[run] = _near_ties(Y[run])
         if recheck.any():
-            dens = costs(g_used, recheck, reference=True)[1]
-            _densities_on_tin(_make_chunks(np.flatnonzero(recheck), L, y_hist, optws, M, True), dens, tin, Y)
+            ref_chunks = costs.reference_chunks(recheck)
+            dens = costs(g_used, recheck, reference=True, chunks=ref_chunks)[1]
+            _densities_on_tin(ref_chunks, dens, tin, Y)
     g_used[~np.isin(np.arange(C), run)] = np.nan
     source = run[same_as.reshape(-1)]  # every channel that ran, from its distinct twin
     Y[channels], g_used[channels], n_iter[channels] = Y[source], g_used[source], n_iter[source]
