@@ -137,45 +137,51 @@ def _fft_sizes(L, wbins) -> np.ndarray:
 
 
 def _smooth_all(x: np.ndarray, sizes: np.ndarray, wbins: np.ndarray, keys: np.ndarray, pairs=None) -> np.ndarray:
-    """``fftkernel(x[r, p], wbins[r, j])`` for every row r, bandwidth j and series p.
+    """``fftkernel(x[r, p], wbins[r, m])`` for every row r, bandwidth m and series p.
 
     x: (R, P, Lmax) zero beyond each row's length; sizes: (R, M) the reference's FFT length
     ``2^ceil(log2(L + 3 w))`` per row and bandwidth; keys: (R, M) equal where the Gaussian
-    multiplier is equal (same L and j); pairs: optional (R, M) mask of the (r, j) to compute (the
-    others stay 0). Returns (R, M, P, Lmax). Rows of any length share one transform per FFT
-    length: zero padding to Lmax is the padding ``rfft(x, n)`` would add.
+    multiplier is equal (same L and m); pairs: optional (R, M, P) mask of the (r, m, p) to compute
+    (the others stay 0). Returns (R, M, P, Lmax). Rows of any length share one transform per FFT
+    length: zero padding to Lmax is the padding ``rfft(x, n)`` would add, and every 1-D transform
+    is computed alone, so each result is bit-identical to the reference's.
     """
     R, P, Lmax = x.shape
-    out = np.zeros((R, sizes.shape[1], P, Lmax))
-    for n in np.unique(sizes if pairs is None else sizes[pairs]):
-        rr, jj = np.nonzero((sizes == n) if pairs is None else (sizes == n) & pairs)
-        rows, row_of = np.unique(rr, return_inverse=True)
-        _, first, key_of = np.unique(keys[rr, jj], return_index=True, return_inverse=True)
-        spectra = np.stack([_gauss_spectrum(int(n), float(wbins[rr[i], jj[i]])) for i in first])
-        X = rfft(x[rows], int(n), axis=-1)
+    M = sizes.shape[1]
+    pairs = np.ones((R, M, P), dtype=bool) if pairs is None else pairs
+    out = np.zeros((R, M, P, Lmax))
+    for n in np.unique(sizes[pairs.any(axis=2)]):
+        rr, mm, pp = np.nonzero(pairs & (sizes == n)[:, :, None])
+        series, series_of = np.unique(rr * P + pp, return_inverse=True)
+        _, first, key_of = np.unique(keys[rr, mm], return_index=True, return_inverse=True)
+        spectra = np.stack([_gauss_spectrum(int(n), float(wbins[rr[k], mm[k]])) for k in first])
+        X = rfft(x.reshape(R * P, Lmax)[series], int(n), axis=-1)
         m = min(int(n), Lmax)
-        out[rr, jj, :, :m] = irfft(X[row_of] * spectra[key_of][:, None, :], int(n), axis=-1)[..., :m]
+        out[rr, mm, pp, :m] = irfft(X[series_of] * spectra[key_of], int(n), axis=-1)[:, :m]
     return out
 
 
-def _local_bandwidths(h: np.ndarray, L: np.ndarray, M: int, windows=None) -> np.ndarray:
+def _local_bandwidths(h: np.ndarray, L: np.ndarray, M: int, pairs=None) -> np.ndarray:
     """Optimal local fixed bandwidths ``optws`` (R, M, Lmax) for histograms ``h`` (R, Lmax) / dt.
 
     Row i holds, per grid point, the bandwidth W_j minimising the local cost smoothed by a Gauss
     window of width W_i (ties: the first j, like MATLAB ``min`` / NumPy ``argmin``). Rows of
     different lengths are batched together; every value equals the per-channel reference's.
-    ``windows``: optional (R, M) mask of the rows i to compute (the others are left 0).
+    ``pairs``: optional (R, M, M) mask of the (window i, bandwidth j) to consider: the minimum is
+    then taken over those j only (a window with none gives W_0).
     """
     R, Lmax = h.shape
     _, dt, W = _row_grids(L, Lmax, M)
     wbins = W / dt[:, None]
     sizes = _fft_sizes(L[:, None], wbins)
     keys = L[:, None] * M + np.arange(M)[None, :]
-    yh = _smooth_all(h[:, None, :], sizes, wbins, keys)[:, :, 0, :]  # (R, M, Lmax)
+    used = None if pairs is None else pairs.any(axis=1)[:, :, None]  # bandwidths j needed
+    yh = _smooth_all(h[:, None, :], sizes, wbins, keys, used)[:, :, 0, :]  # (R, M, Lmax)
     c = _local_costs(yh, h, W, L)
-    c_local = _smooth_all(c, sizes, wbins, keys, windows)  # (R, M windows i, M bandwidths j, Lmax)
-    optws = np.take_along_axis(W[:, None, :], _argmin_small_axis(c_local, axis=2)[0], axis=2)
-    return optws if windows is None else np.where(windows[:, :, None], optws, 0.0)
+    c_local = _smooth_all(c, sizes, wbins, keys, pairs)  # (R, M windows i, M bandwidths j, Lmax)
+    if pairs is not None:
+        c_local[~pairs] = np.inf
+    return np.take_along_axis(W[:, None, :], _argmin_small_axis(c_local, axis=2)[0], axis=2)
 
 
 def _argmin_small_axis(x: np.ndarray, axis: int) -> tuple[np.ndarray, np.ndarray]:
@@ -215,25 +221,28 @@ def _smoothing_matrix(L: int, M: int) -> np.ndarray:
     return np.ascontiguousarray(np.concatenate(S, axis=1))
 
 
-def _local_bandwidths_fast(h: np.ndarray, L: np.ndarray, M: int) -> tuple[np.ndarray, np.ndarray]:
+def _local_bandwidths_fast(h: np.ndarray, L: np.ndarray, M: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """As :func:`_local_bandwidths`, with each FFT smoothing replaced by its matrix (BLAS).
 
-    Rounding differs from the FFTs by ~1e-16 of the local costs' magnitude, so an argmin whose two
+    Rounding differs from the FFTs by ~1e-16 of the local costs' magnitude, so an argmin whose
     best candidates are within :data:`_TIE_TOL` of that magnitude could differ from the
-    reference's: returns the optws and a (R, M) mask of such windows, to be redone with the FFTs.
+    reference's. Returns the optws, the (R, M, Lmax) mask of such grid points, and per window the
+    (R, M, M) mask of bandwidths near the best at any of them: the only ones the reference
+    arithmetic must settle (:func:`_settle_bandwidth_ties`).
     """
     R, Lmax = h.shape
     optws = np.zeros((R, M, Lmax))
-    unsure = np.zeros((R, M), dtype=bool)
+    unsure = np.zeros((R, M, Lmax), dtype=bool)
+    candidates = np.zeros((R, M, M), dtype=bool)
     for Lr in np.unique(L):
         rows = np.flatnonzero(L == Lr)
         n_blocks = -(-len(rows) * M * M * int(Lr) // _BANDWIDTH_BLOCK_ELEMS)  # ceil: bounds memory
         for sel in np.array_split(rows, n_blocks):
-            optws[sel, :, :Lr], unsure[sel] = _local_bandwidths_block(h[sel, :Lr], int(Lr), M)
-    return optws, unsure
+            optws[sel, :, :Lr], unsure[sel, :, :Lr], candidates[sel] = _local_bandwidths_block(h[sel, :Lr], int(Lr), M)
+    return optws, unsure, candidates
 
 
-def _local_bandwidths_block(h: np.ndarray, L: int, M: int) -> tuple[np.ndarray, np.ndarray]:
+def _local_bandwidths_block(h: np.ndarray, L: int, M: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """:func:`_local_bandwidths_fast` for histograms ``h`` (n, L) that share the grid length L."""
     n = len(h)
     W = _bandwidths(L, M)
@@ -243,8 +252,27 @@ def _local_bandwidths_block(h: np.ndarray, L: int, M: int) -> tuple[np.ndarray, 
     c_local = (c.reshape(n * M, L) @ S).reshape(n, M, M, L)  # (channel, j, i, t)
     arg, best = _argmin_small_axis(c_local, axis=1)
     scale = np.abs(c).max(axis=(1, 2))[:, None, None, None]
-    near = np.count_nonzero(c_local <= best[:, None] + _TIE_TOL * scale, axis=1)  # >= 1: the best
-    return W[arg], (near > 1).any(axis=2)
+    near = c_local <= best[:, None] + _TIE_TOL * scale  # (channel, j, i, t), the best included
+    unsure = np.count_nonzero(near, axis=1) > 1  # (channel, i, t)
+    candidates = (near & unsure[:, None]).any(axis=3).transpose(0, 2, 1)  # (channel, i, j)
+    return W[arg], unsure, candidates
+
+
+def _settle_bandwidth_ties(h, L, M, optws, unsure, candidates):
+    """Redo the unsure argmins of the fast bandwidth stage with the reference's FFTs, in place.
+
+    At an unsure point only the near candidates can be the reference's minimum (every other
+    bandwidth is worse by more than rounding), so only their smoothings are recomputed.
+    """
+    rows = np.flatnonzero(unsure.any(axis=(1, 2)))
+    if rows.size == 0:
+        return
+    # bound memory: the (rows, M, M, Lmax) temporaries of the FFT stage
+    per_block = max(1, _BANDWIDTH_BLOCK_ELEMS // (M * M * optws.shape[2]))
+    for start in range(0, len(rows), per_block):
+        ids = rows[start : start + per_block]
+        settled = _local_bandwidths(h[ids], L[ids], M, candidates[ids])
+        optws[ids] = np.where(unsure[ids], settled, optws[ids])
 
 
 # ----------------------------------------------------------------------------------------------
@@ -825,15 +853,14 @@ def _ssvkernel_batch(samples, M, last_g_quirk, max_golden_iter, matlab_binning, 
     h = np.zeros((C, Lmax))  # histograms / dt of the channels that run
     h[run] = y_hist[run, :Lmax] / np.array([_grid(int(n))[1] for n in L[run]])[:, None]
     optws = np.zeros((C, M, Lmax))
-    if arithmetic == "fast" and run.size:
-        optws[run], unsure = _local_bandwidths_fast(h[run], L[run], M)
-        redo, windows = run[unsure.any(axis=1)], unsure[unsure.any(axis=1)]
-    else:
-        redo, windows = run, np.ones((len(run), M), dtype=bool)
-    block = max(1, _BANDWIDTH_BLOCK_ELEMS // (M * M * Lmax))
-    for s in range(0, len(redo), block):
-        ids, win = redo[s : s + block], windows[s : s + block]
-        optws[ids] = np.where(win[:, :, None], _local_bandwidths(h[ids], L[ids], M, win), optws[ids])
+    if arithmetic == "fast":
+        optws_run, unsure, candidates = _local_bandwidths_fast(h[run], L[run], M)
+        _settle_bandwidth_ties(h[run], L[run], M, optws_run, unsure, candidates)
+    else:  # every point "unsure", every bandwidth a candidate: the reference's FFT stage
+        optws_run = np.zeros((len(run), M, Lmax))
+        everything = np.ones((len(run), M, M), dtype=bool)
+        _settle_bandwidth_ties(h[run], L[run], M, optws_run, np.ones(optws_run.shape, dtype=bool), everything)
+    optws[run] = optws_run
 
     costs = _Costs(run, L, y_hist, optws, M, arithmetic)
     dens, g_used, n_iter = _golden_section(costs, max_golden_iter, last_g_quirk)
