@@ -32,6 +32,34 @@ def _ssdensity_channel(x, tin):
         pass
 
 
+def balloon_exp_floor(features_czs, *, seed: int = 0) -> tuple[int, float]:
+    """The exponentials the balloon estimate alone needs, and their time at NumPy's full exp speed.
+
+    Every golden-section evaluation (the search's iterations plus its two initial points) of a
+    channel computes G(t - s; w(t)) for each grid point t and each non-empty bin s: L * K
+    exponentials that no rearrangement avoids. Timing that many ``np.exp`` calls on in-cache,
+    well-conditioned arguments gives a floor for the KDE on one core (the fast arithmetic also
+    does the bandwidth stage and the Nadaraya-Watson sums on top of it).
+    """
+    from advise_bench.explainers.kde import _histograms, _sample_gap_grid, ssvkernel_states
+
+    X = np.asarray(features_czs, dtype=np.float64)
+    in_range = (X >= 0) & (X <= 1)
+    L, _ = _sample_gap_grid(X, in_range, X.shape[1])
+    K = (_histograms(X, in_range, np.maximum(L, 2), True) > 0).sum(axis=1)
+    iters = np.array([s.n_iter + 2 if s.y.size else 0 for s in ssvkernel_states(X)])
+    n_exp = int((iters * L * K).sum())
+    block = np.random.default_rng(seed).uniform(-40.0, 0.0, 1 << 16)  # 0.5 MB: stays in cache
+    out = np.empty_like(block)
+    best = np.inf
+    for _ in range(3):
+        t0 = time.perf_counter()
+        for _ in range(-(-n_exp // block.size)):
+            np.exp(block, out=out)
+        best = min(best, time.perf_counter() - t0)
+    return n_exp, best
+
+
 def time_kde(features_czs, *, oracle_channels: int | None = 200, repeats: int = 3, seed: int = 0) -> dict:
     """Time ours (all channels, best of ``repeats``, both arithmetics) and a per-channel ssdensity loop.
 
@@ -57,6 +85,7 @@ def time_kde(features_czs, *, oracle_channels: int | None = 200, repeats: int = 
     for c in idx:
         _ssdensity_channel(X[c], tin)
     loop = (time.perf_counter() - t0) * C / n
+    n_exp, exp_s = balloon_exp_floor(X, seed=seed)
     return {
         "channels": C,
         "Z": Z,
@@ -66,6 +95,8 @@ def time_kde(features_czs, *, oracle_channels: int | None = 200, repeats: int = 
         "ssdensity_channels_timed": n,
         "extrapolated": n < C,
         "speedup": loop / best["fast"],
+        "balloon_exps": n_exp,
+        "exp_floor_s": exp_s,
     }
 
 
@@ -122,7 +153,10 @@ def main() -> None:
             None,
         ),
     ]
-    print(f"{'model':40s} {'C':>5s} {'Z':>4s} {'fast s':>7s} {'ref. s':>7s} {'ssdensity s':>12s} {'speed-up':>9s}")
+    print(
+        f"{'model':40s} {'C':>5s} {'Z':>4s} {'fast s':>7s} {'ref. s':>7s} {'ssdensity s':>12s} {'speed-up':>9s}"
+        f" {'balloon exps':>13s} {'exp floor s':>12s} {'50x target s':>13s}"
+    )
     for name, ctor, layer, pre, w in cases:
         r = time_kde(
             _features(ctor, layer, pre, w), oracle_channels=args.oracle_channels, repeats=args.repeats
@@ -131,10 +165,13 @@ def main() -> None:
         print(
             f"{name:40s} {r['channels']:5d} {r['Z']:4d} {r['ours_s']:7.3f} {r['reference_s']:7.3f} "
             f"{r['ssdensity_loop_s']:11.3f}{star} {r['speedup']:8.1f}x"
+            f" {r['balloon_exps'] / 1e6:12.1f}M {r['exp_floor_s']:12.3f} {r['ssdensity_loop_s'] / 50:13.3f}"
         )
     print(f"* ssdensity loop timed on {args.oracle_channels} seeded random channels, extrapolated to all.")
     print("fast / ref.: our default and bit-exact arithmetics, best of", args.repeats, "runs over all")
     print("channels after a warm-up, float64; speed-up = ssdensity loop / fast.")
+    print("balloon exps: exponentials the balloon estimate needs (golden-section evaluations x L x")
+    print("non-empty bins, summed over channels); exp floor: that many np.exp at full speed, one core.")
 
 
 if __name__ == "__main__":
