@@ -280,10 +280,11 @@ def test_smoothing_matrix_is_fftkernel():
                                        rtol=0, atol=1e-12 * np.abs(x).max())
 
 
-@pytest.mark.parametrize("layer", ["out_relu", "z196"])
+@pytest.mark.parametrize("layer", ["out_relu", "z196", "sparse_support"])
 def test_fast_fixed_bandwidth_stage_equals_fft_stage(out_relu_features, z196_features, layer):
-    """The matrix-product bandwidth stage, with its near-tie windows redone by FFT, gives exactly
-    the optimal local bandwidths of the FFT stage (the reference's) on every channel."""
+    """The matrix-product bandwidth stage, with its near-tie points settled by the FFTs of their
+    near candidates, gives exactly the optimal local bandwidths of the FFT stage (the reference's)
+    on every channel."""
     from advise_bench.explainers.kde import (
         _grid,
         _histograms,
@@ -293,7 +294,12 @@ def test_fast_fixed_bandwidth_stage_equals_fft_stage(out_relu_features, z196_fea
         _settle_bandwidth_ties,
     )
 
-    X = out_relu_features[0].astype(np.float64) if layer == "out_relu" else z196_features[0]
+    if layer == "out_relu":
+        X = out_relu_features[0].astype(np.float64)
+    elif layer == "z196":
+        X = z196_features[0]
+    else:  # support in [0, 0.3] of a 196-point grid: FFT noise-floor ties beyond it
+        X = np.random.default_rng(0).uniform(0, 0.3, (64, 196))
     in_range = (X >= 0) & (X <= 1)
     L, n_distinct = _sample_gap_grid(X, in_range, X.shape[1])
     ok = (L >= 2) & (n_distinct >= 2)
@@ -307,6 +313,8 @@ def test_fast_fixed_bandwidth_stage_equals_fft_stage(out_relu_features, z196_fea
     valid = np.arange(Lmax)[None, None, :] < L[run][:, None, None]
     np.testing.assert_array_equal(np.where(valid, fast, 0), np.where(valid, reference, 0))
     assert unsure.any(axis=2).mean() < 0.5  # the fallback stays the exception
+    if layer == "sparse_support":  # the settling path, restricted to some candidates, was taken
+        assert unsure.any() and (candidates.sum(axis=2)[unsure.any(axis=2)] < 10).all()
 
 
 def test_arithmetic_option_is_checked():
