@@ -824,6 +824,14 @@ def _near_ties(Y):
     return ((np.abs(np.diff(Y, axis=1)) <= _TIE_TOL * m) & (m > 0)).any(axis=1)
 
 
+def distinct_estimates(L: np.ndarray, y_hist: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The estimate depends only on the grid length and the histogram: for rows (L, y_hist), the
+    index of the first row of each distinct pair, and for every row the index of its pair."""
+    key = np.concatenate([L[:, None].astype(np.float64), y_hist], axis=1)
+    _, first, same_as = np.unique(key, axis=0, return_index=True, return_inverse=True)
+    return first, same_as.reshape(-1)
+
+
 def _ssvkernel_batch(samples, M, last_g_quirk, max_golden_iter, matlab_binning, degenerate, arithmetic) -> _Run:
     if arithmetic not in ("fast", "reference"):
         raise ValueError(f"arithmetic must be 'fast' or 'reference', not {arithmetic!r}")
@@ -844,8 +852,7 @@ def _ssvkernel_batch(samples, M, last_g_quirk, max_golden_iter, matlab_binning, 
     channels = np.flatnonzero(ok & ~empty)
     # the estimate depends only on the grid length and the histogram: run each distinct one once
     # (sparse feature maps repeat them: ~25% of MobileNetV2 out_relu channels)
-    key = np.concatenate([L[channels, None].astype(np.float64), y_hist[channels]], axis=1)
-    _, first, same_as = np.unique(key, axis=0, return_index=True, return_inverse=True)
+    first, same_as = distinct_estimates(L[channels], y_hist[channels])
     run = channels[first]
 
     # fixed-bandwidth stage, all channels batched (in blocks, to bound memory)
@@ -853,13 +860,13 @@ def _ssvkernel_batch(samples, M, last_g_quirk, max_golden_iter, matlab_binning, 
     h = np.zeros((C, Lmax))  # histograms / dt of the channels that run
     h[run] = y_hist[run, :Lmax] / np.array([_grid(int(n))[1] for n in L[run]])[:, None]
     optws = np.zeros((C, M, Lmax))
+    h_run, L_run = h[run], L[run]
     if arithmetic == "fast":
-        optws_run, unsure, candidates = _local_bandwidths_fast(h[run], L[run], M)
-        _settle_bandwidth_ties(h[run], L[run], M, optws_run, unsure, candidates)
+        optws_run, unsure, candidates = _local_bandwidths_fast(h_run, L_run, M)
     else:  # every point "unsure", every bandwidth a candidate: the reference's FFT stage
         optws_run = np.zeros((len(run), M, Lmax))
-        everything = np.ones((len(run), M, M), dtype=bool)
-        _settle_bandwidth_ties(h[run], L[run], M, optws_run, np.ones(optws_run.shape, dtype=bool), everything)
+        unsure, candidates = np.ones(optws_run.shape, dtype=bool), np.ones((len(run), M, M), dtype=bool)
+    _settle_bandwidth_ties(h_run, L_run, M, optws_run, unsure, candidates)
     optws[run] = optws_run
 
     costs = _Costs(run, L, y_hist, optws, M, arithmetic)
@@ -876,7 +883,7 @@ def _ssvkernel_batch(samples, M, last_g_quirk, max_golden_iter, matlab_binning, 
             dens = costs(g_used, recheck, reference=True, chunks=ref_chunks)[1]
             _densities_on_tin(ref_chunks, dens, tin, Y)
     g_used[~np.isin(np.arange(C), run)] = np.nan
-    source = run[same_as.reshape(-1)]  # every channel that ran, from its distinct twin
+    source = run[same_as]  # every channel that ran, from its distinct twin
     Y[channels], g_used[channels], n_iter[channels] = Y[source], g_used[source], n_iter[source]
     return _Run(Y, ~ok, L, g_used, n_iter)
 
