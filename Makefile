@@ -32,6 +32,7 @@ reproduce: install
 
 bench: install
 	cd scripts && ../$(BIN)/python bench_advise.py
+	cd scripts && ../$(BIN)/python bench_kde.py
 	cd scripts && ../$(BIN)/python bench_methods.py
 	cd scripts && ../$(BIN)/python bench_fsim.py
 
