@@ -42,6 +42,7 @@ density returned         last g evaluated            last g evaluated           
 from __future__ import annotations
 
 import functools
+import inspect
 import os
 import types
 from concurrent.futures import ThreadPoolExecutor
@@ -396,7 +397,6 @@ class _Chunk:
         self.h_nz = np.where(np.arange(K)[None, :] < nnz[:, None], np.take_along_axis(self.h, order, 1), 0.0)
         t_nz = np.take_along_axis(self.T, order, 1)
         self.nd2_nz = -((self.T[:, :, None] - t_nz[:, None, :]) ** 2) / 2  # (n, Lb, K), as below
-        self._fast = None  # fast-arithmetic tables, built on first use
 
     @functools.cached_property
     def nd2(self):
@@ -463,11 +463,13 @@ class _Chunk:
 
     # -- fast arithmetic -----------------------------------------------------------------------
 
-    def _fast_tables(self):
+    @functools.cached_property
+    def _fast(self):
+        """Tables and the kernel-sum cache of the fast arithmetic, built on first use."""
         n, Lb = len(self.ids), self.Lb
         lag = np.abs(np.arange(1 - Lb, Lb))  # |t - s| for t - s = 1-Lb .. Lb-1
         lag_d2 = (lag[None, :] * self.dt[:, None]) ** 2  # squared distance per lag (n, 2Lb-1)
-        self._fast = types.SimpleNamespace(
+        return types.SimpleNamespace(
             lag_d2=lag_d2,
             mid_kernels=_kernel_columns(_gauss_lags(lag_d2, self.W)),
             hdt_nz=self.h_nz * self.dt[:, None],
@@ -477,11 +479,10 @@ class _Chunk:
             mid_sums=np.zeros((n, _ASSIGNMENT_CACHE, Lb, 2)),  # sum_s G, sum_s W_i G
             slot=np.zeros(n, dtype=np.int64),  # next cache slot to overwrite, per channel
         )
-        return self._fast
 
     def fast_cost(self, g: np.ndarray, rows: np.ndarray):
         """As :meth:`reference_cost`, in the fast arithmetic (see the class docstring)."""
-        fast = self._fast or self._fast_tables()
+        fast = self._fast
         Lb = self.Lb
         take = self._rows(rows)
         valid = take(self.valid)
@@ -832,7 +833,17 @@ def distinct_estimates(L: np.ndarray, y_hist: np.ndarray) -> tuple[np.ndarray, n
     return first, same_as.reshape(-1)
 
 
-def _ssvkernel_batch(samples, M, last_g_quirk, max_golden_iter, matlab_binning, degenerate, arithmetic) -> _Run:
+def _ssvkernel_batch(
+    samples,
+    *,
+    M: int = 10,
+    last_g_quirk: bool = True,
+    max_golden_iter: int = 29,
+    matlab_binning: bool = True,
+    degenerate: str = "zero",
+    arithmetic: str = "fast",
+) -> _Run:
+    """The batched estimate behind the public functions; its keywords are their options (one definition)."""
     if arithmetic not in ("fast", "reference"):
         raise ValueError(f"arithmetic must be 'fast' or 'reference', not {arithmetic!r}")
     if degenerate not in ("zero", "matlab"):
@@ -923,21 +934,22 @@ _OPTIONS_DOC = """
 """
 
 
-def ssvkernel_states(
-    samples,
-    *,
-    M: int = 10,
-    last_g_quirk: bool = True,
-    max_golden_iter: int = 29,
-    matlab_binning: bool = True,
-    degenerate: str = "zero",
-    arithmetic: str = "fast",
-) -> list[KDEState]:
+def _kde_options(fn):
+    """Show the option keywords of :func:`_ssvkernel_batch` in the signature of ``fn(samples, **options)``
+    (help, IDEs): the options and their defaults are defined once, there."""
+    own = inspect.signature(fn)
+    options = [p for p in inspect.signature(_ssvkernel_batch).parameters.values() if p.kind is p.KEYWORD_ONLY]
+    fn.__signature__ = own.replace(parameters=[own.parameters["samples"], *options])
+    return fn
+
+
+@_kde_options
+def ssvkernel_states(samples, **options) -> list[KDEState]:
     """Run ``ssvkernel`` on every row of ``samples`` (C, Z) with ``tin = linspace(0, 1, Z)``.
 
     Returns one :class:`KDEState` per channel. Parameters:
     """
-    r = _ssvkernel_batch(samples, M, last_g_quirk, max_golden_iter, matlab_binning, degenerate, arithmetic)
+    r = _ssvkernel_batch(samples, **options)
     Z = r.Y.shape[1]
     tin = np.linspace(0.0, 1.0, Z)
     out = []
@@ -953,44 +965,19 @@ def ssvkernel_states(
 ssvkernel_states.__doc__ += _OPTIONS_DOC
 
 
-def ssvkernel_channels(
-    samples,
-    *,
-    M: int = 10,
-    last_g_quirk: bool = True,
-    max_golden_iter: int = 29,
-    matlab_binning: bool = True,
-    degenerate: str = "zero",
-    arithmetic: str = "fast",
-) -> list[tuple[np.ndarray, np.ndarray]]:
+@_kde_options
+def ssvkernel_channels(samples, **options) -> list[tuple[np.ndarray, np.ndarray]]:
     """Per channel ``(y, t)`` as ``ssvkernel`` returns them: the density on ``tin``, and ``tin``.
 
     Failed channels give two empty arrays (MATLAB's ``catch`` branch: ``y = []; t = []``).
     Options (keyword-only: ``M``, ``last_g_quirk``, ``max_golden_iter``, ``matlab_binning``,
     ``degenerate``, ``arithmetic``): see :func:`ssvkernel_states`.
     """
-    states = ssvkernel_states(
-        samples,
-        M=M,
-        last_g_quirk=last_g_quirk,
-        max_golden_iter=max_golden_iter,
-        matlab_binning=matlab_binning,
-        degenerate=degenerate,
-        arithmetic=arithmetic,
-    )
-    return [(s.y, s.t) for s in states]
+    return [(s.y, s.t) for s in ssvkernel_states(samples, **options)]
 
 
-def unit_peak_counts(
-    samples,
-    *,
-    M: int = 10,
-    last_g_quirk: bool = True,
-    max_golden_iter: int = 29,
-    matlab_binning: bool = True,
-    degenerate: str = "zero",
-    arithmetic: str = "fast",
-) -> np.ndarray:
+@_kde_options
+def unit_peak_counts(samples, **options) -> np.ndarray:
     """ADVISE unit scores (C,): peaks of each channel's density, as ``find_peaks`` with no arguments.
 
     A channel with fewer than 2 distinct samples in [0, 1] scores 0 (``degenerate="zero"``, the
@@ -998,5 +985,4 @@ def unit_peak_counts(
     channel), as does any channel whose estimate fails or whose density is NaN (N = 0).
     Options: see :func:`ssvkernel_states`.
     """
-    r = _ssvkernel_batch(samples, M, last_g_quirk, max_golden_iter, matlab_binning, degenerate, arithmetic)
-    return peak_counts_rows(r.Y).astype(np.int64)
+    return peak_counts_rows(_ssvkernel_batch(samples, **options).Y).astype(np.int64)
