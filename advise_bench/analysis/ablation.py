@@ -18,11 +18,10 @@ import pandas as pd
 
 from ..errors import UserError
 from ..runner.run import RunConfig, run
-from .figures import save_figure
+from .figures import save_figure, series_style
 
 DENSITIES = tuple(round(0.025 * k, 3) for k in range(1, 10))  # 0.025, 0.05, ..., 0.225
 METRIC_COLUMNS = ("AVX", "AD", "SSIM", "FSIM", "MSE")
-MARKERS = ("o", "s", "^", "D", "v", "P")
 
 
 def tag(relu: bool, density: float) -> str:
@@ -108,8 +107,7 @@ def plot(table: pd.DataFrame, path: str | Path) -> Path:
         for i, ((model, method), g) in enumerate(sub.groupby(["model", "method"], sort=False)):
             g = g.sort_values("density")
             label = display_name(method) + (f" ({model})" if sub["model"].nunique() > 1 else "")
-            ax.plot(g["density"], g["AVX"], marker=MARKERS[i % len(MARKERS)], ls="-" if i % 2 == 0 else "--",
-                    label=label)
+            ax.plot(g["density"], g["AVX"], label=label, **series_style(i))
         ax.set_title("with ReLU" if relu else "without ReLU")
         ax.set_xlabel("salt-and-pepper noise density")
         ax.grid(alpha=0.3)

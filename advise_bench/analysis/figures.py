@@ -85,6 +85,14 @@ def show(loaded, image_uint8: np.ndarray, methods, out_png, method_options: dict
     return save_figure(fig, out_png)
 
 
+_MARKERS = ("o", "s", "^", "D", "v", "P")
+
+
+def series_style(i: int) -> dict:
+    """Marker and line style of the i-th curve, so that overlapping curves stay distinguishable."""
+    return {"marker": _MARKERS[i % len(_MARKERS)], "ls": "-" if i % 2 == 0 else "--"}
+
+
 def save_figure(fig, path) -> Path:
     """Write a matplotlib figure as PNG (creating the folder) and free it."""
     import matplotlib.pyplot as plt

@@ -46,12 +46,11 @@ import numpy as np
 import pandas as pd
 
 from ..errors import UserError
-from .figures import save_figure
+from .figures import save_figure, series_style
 
 DEFAULT_STEPS = 7
 THRESHOLD = 0.5
 TOLERANCE = 0.1
-MARKERS = ("o", "s", "^", "D", "v", "P")
 
 _BLOCK_PATTERNS = (
     re.compile(r"^(conv\d+_block\d+)_"),  # ResNet50: conv5_block3_1_conv
@@ -279,8 +278,7 @@ def plot(df: pd.DataFrame, path: str | Path) -> Path:
     for ax, (metric, title) in zip(axes, panels, strict=True):
         for i, (method, g) in enumerate(df.groupby("method", sort=False)):
             g = g.sort_values("step")
-            ax.plot(g["step"], g[metric], marker=MARKERS[i % len(MARKERS)], ls="-" if i % 2 == 0 else "--",
-                    label=display_name(method))
+            ax.plot(g["step"], g[metric], label=display_name(method), **series_style(i))
         ax.set_title(f"{title} to the trained model's maps")
         ax.set_xlabel("cascade step (layers re-initialised from the top)")
         ax.set_ylim(-0.2 if metric == "spearman" else -0.05, 1.05)
