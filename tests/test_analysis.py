@@ -194,6 +194,9 @@ def test_show_command_user_errors(cli, tmp_path):
     assert code == 2 and "cannot decode" in msg and "\n" not in msg
     code, msg = cli("show", bad, "--methods", "nope")
     assert code == 2 and "unknown method" in msg
+    # a wrong --out is reported before any image or weights are read
+    code, msg = cli("show", bad, "--weights", tmp_path / "missing.weights.h5", "--out", tmp_path / "x.jpg")
+    assert code == 2 and "expected a .png" in msg and "\n" not in msg
     assert not (tmp_path / "x.png").exists()
 
 

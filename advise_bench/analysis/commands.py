@@ -168,12 +168,12 @@ def show_command(
     _positive("lime-samples", lime_samples)
     _positive("scorecam-max-n", scorecam_max_n)
     methods = _check_methods(methods)
+    out = out or Path(f"{Path(image).stem}_explained.png")
+    if out.suffix.lower() != ".png":  # checked before the (slow) model load
+        raise UserError(f"--out {out}: expected a .png path")
     if not Path(image).is_file():
         raise UserError(f"{image}: no such image file")
     pixels = load_image(image, get_spec(model).input_size)  # ImageError (a UserError) on a bad file
     loaded = load_model(model, weights)
-    out = out or Path(f"{Path(image).stem}_explained.png")
-    if out.suffix.lower() != ".png":
-        raise UserError(f"--out {out}: expected a .png path")
     path = show(loaded, pixels, methods, out, _method_options(lime_samples, scorecam_max_n))
     typer.echo(f"written: {path}")
