@@ -8,8 +8,7 @@ from __future__ import annotations
 
 import argparse
 
-import numpy as np
-from bench_common import images, median_seconds, model
+from bench_common import images, layer_features, median_seconds, model
 from bench_kde import time_kde
 
 from advise_bench.explainers import get_explainer
@@ -31,8 +30,7 @@ def main() -> None:
         advise = get_explainer("advise", loaded, selection="max-peaks", cache_size=0)
         t_g = median_seconds(lambda p, e=gradcam: e(p[0][None], [p[1]]), pairs)
         t_a = median_seconds(lambda p, e=advise: e(p[0][None], [p[1]]), pairs)
-        acts, _ = advise._gradients(loaded.preprocess(x[:1]), targets[:1])
-        feats = acts[0].reshape(-1, acts.shape[-1]).T
+        feats = layer_features(loaded, x)
         k = time_kde(feats, oracle_channels=200)
         print(f"{name:14s} {'random' if loaded.is_random else 'real':9s} {feats.shape[0]:5d} {t_g:11.3f} "
               f"{t_a:9.3f} {t_a / t_g:5.2f}x {k['ours_s']:7.3f} {k['reference_s']:11.3f} {k['ssdensity_loop_s']:11.2f}* "
@@ -40,7 +38,6 @@ def main() -> None:
     print("median seconds per image over the images after one warm-up, batch 1, CPU; ADVISE = KDE + group maps,")
     print("the KDE cache off. KDE: default (fast) arithmetic; KDE ref.: the bit-exact reference arithmetic, both")
     print("best of 3 on the first image. * ssdensity loop timed on 200 seeded random channels, scaled to all channels.")
-    np.set_printoptions()
 
 
 if __name__ == "__main__":

@@ -1,4 +1,4 @@
-"""Shared pieces of the benchmark scripts: real images, zoo models, and a median-time helper."""
+"""Shared pieces of the benchmark scripts: real images, zoo models, layer activations, a median-time helper."""
 
 from __future__ import annotations
 
@@ -23,11 +23,23 @@ def images(n: int, size: int) -> np.ndarray:
 
 
 def model(name: str):
-    """Real shared weights where they exist (MobileNets), random weights otherwise (timing only)."""
+    """Real shared weights where they exist (MobileNets), seeded random weights otherwise (timing only)."""
     try:
         return load_model(name, "imagenet")
     except Exception:
+        import keras
+
+        keras.utils.set_random_seed(0)  # the same random network, hence the same activations, every run
         return load_model(name, "random")
+
+
+def layer_features(loaded, x: np.ndarray) -> np.ndarray:
+    """The explained layer's activations of the first image of ``x``, as the KDE takes them: (C, Z)."""
+    import keras
+
+    sub = keras.Model(loaded.model.inputs, loaded.model.get_layer(loaded.layer).output)
+    a = np.asarray(sub.predict(loaded.preprocess(x[:1]), verbose=0))[0]
+    return a.reshape(-1, a.shape[-1]).T
 
 
 def median_seconds(fn, items, warmup: int = 1) -> float:

@@ -1,26 +1,22 @@
 """Time the batched ssvkernel (advise_bench.explainers.kde) against a per-channel ssdensity loop.
 
-One image's feature map per model: real-weight MobileNetV2 ``out_relu`` (shared weights; random
-weights with a warning when absent), random-weight VGG16 ``block5_conv3`` and ResNet50
-``conv5_block3_out``. The ssdensity loop is timed on a seeded random subset of channels and
-extrapolated to all channels (stated in the output).
+One image's feature map per zoo model, at the zoo's layer (default: MobileNetV2 ``out_relu``,
+VGG16 ``block5_conv3``, ResNet50 ``conv5_block3_out``), with the shared real weights where they
+exist and seeded random weights otherwise (see ``bench_common``). The ssdensity loop is timed on a
+seeded random subset of channels and extrapolated to all channels (stated in the output).
 
-Usage: python scripts/bench_kde.py [--oracle-channels 200] [--repeats 3]
+Usage: python scripts/bench_kde.py [--models mobilenet_v2 vgg16 resnet50] [--oracle-channels 200] [--repeats 3]
 """
 
 from __future__ import annotations
 
 import argparse
-import os
 import time
-import warnings
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+import numpy as np
+from bench_common import images, layer_features, model
 
-import numpy as np  # noqa: E402
-
-from advise_bench.explainers.kde import unit_peak_counts  # noqa: E402
-from advise_bench.paths import shared_path  # noqa: E402
+from advise_bench.explainers.kde import unit_peak_counts
 
 
 def _ssdensity_channel(x, tin):
@@ -106,70 +102,24 @@ def time_kde(features_czs, *, oracle_channels: int | None = 200, repeats: int = 
     }
 
 
-def _image():
-    import csv
-
-    from PIL import Image
-
-    manifest = shared_path("ilsvrc3000", "manifest.csv")
-    if manifest is None:
-        warnings.warn("shared ILSVRC images absent: using a seeded random image", stacklevel=2)
-        return np.random.default_rng(0).integers(0, 256, (224, 224, 3)).astype("float32")
-    row = next(iter(csv.DictReader(open(manifest))))
-    img = Image.open(manifest.parent / row["file"]).convert("RGB").resize((224, 224), Image.BILINEAR)
-    return np.asarray(img, dtype="float32")
-
-
-def _features(ctor, layer, preprocess, weights):
-    import keras
-
-    keras.utils.set_random_seed(0)
-    model = ctor(weights=weights)
-    sub = keras.Model(model.inputs, model.get_layer(layer).output)
-    a = np.asarray(sub.predict(preprocess(_image()[None].copy()), verbose=0))[0]
-    return a.reshape(-1, a.shape[-1]).T  # (C, Z)
-
-
 def main() -> None:
-    import keras
-
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--models", nargs="+", default=["mobilenet_v2", "vgg16", "resnet50"])
     ap.add_argument("--oracle-channels", type=int, default=200)
     ap.add_argument("--repeats", type=int, default=3)
     args = ap.parse_args()
-
-    apps = keras.applications
-    mnv2_w = shared_path("models", "mobilenet_v2_1.0_224.weights.h5")
-    if mnv2_w is None:
-        warnings.warn("shared MobileNetV2 weights absent: timing random-weight activations", stacklevel=1)
-    cases = [
-        (
-            "MobileNetV2 out_relu" + ("" if mnv2_w else " (random w)"),
-            apps.MobileNetV2,
-            "out_relu",
-            apps.mobilenet_v2.preprocess_input,
-            str(mnv2_w) if mnv2_w else None,
-        ),
-        ("VGG16 block5_conv3 (random w)", apps.VGG16, "block5_conv3", apps.vgg16.preprocess_input, None),
-        (
-            "ResNet50 conv5_block3_out (random w)",
-            apps.ResNet50,
-            "conv5_block3_out",
-            apps.resnet50.preprocess_input,
-            None,
-        ),
-    ]
     print(
         f"{'model':40s} {'C':>5s} {'Z':>4s} {'fast s':>7s} {'ref. s':>7s} {'ssdensity s':>12s} {'speed-up':>9s}"
         f" {'balloon exps':>13s} {'exp floor s':>12s} {'50x target s':>13s}"
     )
-    for name, ctor, layer, pre, w in cases:
-        r = time_kde(
-            _features(ctor, layer, pre, w), oracle_channels=args.oracle_channels, repeats=args.repeats
-        )
+    for name in args.models:
+        loaded = model(name)
+        feats = layer_features(loaded, images(1, loaded.input_size))
+        r = time_kde(feats, oracle_channels=args.oracle_channels, repeats=args.repeats)
+        label = f"{name} {loaded.layer}" + (" (random w)" if loaded.is_random else "")
         star = "*" if r["extrapolated"] else ""
         print(
-            f"{name:40s} {r['channels']:5d} {r['Z']:4d} {r['ours_s']:7.3f} {r['reference_s']:7.3f} "
+            f"{label:40s} {r['channels']:5d} {r['Z']:4d} {r['ours_s']:7.3f} {r['reference_s']:7.3f} "
             f"{r['ssdensity_loop_s']:11.3f}{star} {r['speedup']:8.1f}x"
             f" {r['balloon_exps'] / 1e6:12.1f}M {r['exp_floor_s']:12.3f} {r['ssdensity_loop_s'] / 50:13.3f}"
         )
