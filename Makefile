@@ -34,6 +34,7 @@ bench: install
 	cd scripts && ../$(BIN)/python bench_advise.py
 	cd scripts && ../$(BIN)/python bench_kde.py
 	cd scripts && ../$(BIN)/python bench_methods.py
+	cd scripts && ../$(BIN)/python bench_run.py
 	cd scripts && ../$(BIN)/python bench_fsim.py
 
 clean:

@@ -20,7 +20,8 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
                   help="Reproduce and extend Table I of the ADVISE paper.")
 
-METHOD_HELP = "methods to run (repeat the option); default: all of advise, gradcam, gradcam++, scorecam, layercam, lime"
+METHOD_HELP = ("methods to run (repeat the option or give a comma list); "
+               "default: all of advise, gradcam, gradcam++, scorecam, layercam, lime")
 
 
 def _version(value: bool):
@@ -51,6 +52,7 @@ def models():
 
 @app.command()
 def run(
+    ctx: typer.Context,
     model: Annotated[str, typer.Option(help="zoo model (see `advise-bench models`)")] = "mobilenet_v2",
     weights: Annotated[str, typer.Option(help="imagenet | random | PATH (.weights.h5/.h5/.keras)")] = "imagenet",
     model_file: Annotated[str | None, typer.Option(help="any Keras model file instead of --model")] = None,
@@ -68,34 +70,36 @@ def run(
     batch_size: Annotated[int, typer.Option(help="images per explainer call")] = 1,
     shard: Annotated[str | None, typer.Option(help="K/N: run the K-th of N shards (default: Slurm array vars)")] = None,
     out: Annotated[str, typer.Option(help="results folder")] = "results",
-    seed: Annotated[int, typer.Option(help="seed for LIME sampling")] = 0,
+    seed: Annotated[int, typer.Option(help="seed for LIME sampling and the random-grouping control")] = 0,
     score: Annotated[str, typer.Option(help="probability (reference) | logit")] = "probability",
     advise_selection: Annotated[str, typer.Option(help="oracle-avx (reference) | max-peaks | all")] = "oracle-avx",
     advise_source: Annotated[str, typer.Option(help="activations (reference) | gradients (paper text)")] = "activations",
+    advise_grouping: Annotated[str, typer.Option(help="kde | random (control: permuted unit scores)")] = "kde",
+    advise_last_g_quirk: Annotated[bool, typer.Option(help="KDE density at the last bandwidth evaluated, as the MATLAB code")] = True,
+    advise_kde_arithmetic: Annotated[str, typer.Option(help="fast | reference (same unit scores)")] = "fast",
     lime_samples: Annotated[int, typer.Option(help="LIME perturbation samples")] = 1000,
+    lime_batch_size: Annotated[int, typer.Option(help="LIME perturbed images per forward pass")] = 100,
+    lime_continuous: Annotated[bool, typer.Option(help="LIME map = superpixel weights, not the top-5 mask")] = False,
+    lime_hide_color: Annotated[float | None, typer.Option(help="LIME hidden superpixels: this value, not the mean")] = None,
     scorecam_batch_size: Annotated[int, typer.Option(help="Score-CAM masked images per forward pass")] = 32,
     scorecam_max_n: Annotated[int | None, typer.Option(help="Faster-Score-CAM: keep the N most varied channels")] = None,
     config: Annotated[Path | None, typer.Option(help="a preset from configs/ (its values are defaults)")] = None,
     quiet: Annotated[bool, typer.Option(help="no progress bar")] = False,
 ):
     """Run every method over the images; write one CSV row per (image, method). Resumable."""
-    from .runner.run import RunConfig, parse_shard
+    from .config import RunConfig
+    from .explainers import check_methods
+    from .runner.run import parse_shard
     from .runner.run import run as run_all
 
-    cfg = RunConfig(
-        model=None if model_file else model, weights=weights, model_file=model_file, layer=layer,
-        input_size=input_size, preprocess=preprocess, methods=tuple(methods or ()), data=data,
-        ground_truth=ground_truth, limit=limit, subset_seed=subset_seed, resize=resize, protocol=protocol,
-        device=device, batch_size=batch_size, shard=parse_shard(shard), out=out, seed=seed, score=score,
-        advise_selection=advise_selection, advise_source=advise_source, lime_samples=lime_samples,
-        scorecam_batch_size=scorecam_batch_size, scorecam_max_n=scorecam_max_n,
-    )
+    options = {k: v for k, v in ctx.params.items() if k not in ("config", "quiet", "shard", "methods")}
+    # Every option but these is a RunConfig field of the same name.
+    cfg = RunConfig(**{**options, "model": None if model_file else model},
+                    methods=check_methods(methods) if methods else (), shard=parse_shard(shard))
     if config is not None:
         from .runner.presets import apply_preset
 
-        cfg = apply_preset(cfg, config, explicit=_explicit_options())
-    if advise_selection not in ("oracle-avx", "max-peaks", "all"):
-        raise UserError(f"unknown ADVISE selection {advise_selection!r}")
+        cfg = apply_preset(cfg, config, explicit=_explicit_options(ctx))
     counts = run_all(cfg, progress=not quiet)
     typer.echo(
         f"{counts['images']} images: {counts['ok']} rows ok, {counts['error']} error rows, "
@@ -134,9 +138,10 @@ def _register_analysis_commands() -> None:
 _register_analysis_commands()
 
 
-def _explicit_options() -> set[str]:
-    """Option names given on the command line (they win over a preset)."""
-    return {a[2:].split("=")[0].replace("-", "_") for a in sys.argv if a.startswith("--")}
+def _explicit_options(ctx: typer.Context) -> set[str]:
+    """Options given on the command line (they win over a preset), as Click records them. The enum is
+    compared by name: Typer vendors its own Click, so the class is not importable from a stable place."""
+    return {name for name in ctx.params if getattr(ctx.get_parameter_source(name), "name", "") == "COMMANDLINE"}
 
 
 def main() -> None:

@@ -27,7 +27,7 @@ def main() -> None:
         targets = loaded.predict(x).argmax(1)
         pairs = list(zip(x, targets, strict=True))
         gradcam = get_explainer("gradcam", loaded)
-        advise = get_explainer("advise", loaded, selection="max-peaks", cache_size=0)
+        advise = get_explainer("advise", loaded, selection="max-peaks")
         t_g = median_seconds(lambda p, e=gradcam: e(p[0][None], [p[1]]), pairs)
         t_a = median_seconds(lambda p, e=advise: e(p[0][None], [p[1]]), pairs)
         feats = layer_features(loaded, x)
@@ -36,7 +36,7 @@ def main() -> None:
               f"{t_a:9.3f} {t_a / t_g:5.2f}x {k['ours_s']:7.3f} {k['reference_s']:11.3f} {k['ssdensity_loop_s']:11.2f}* "
               f"{k['speedup']:12.0f}x")
     print("median seconds per image over the images after one warm-up, batch 1, CPU; ADVISE = KDE + group maps,")
-    print("the KDE cache off. KDE: default (fast) arithmetic; KDE ref.: the bit-exact reference arithmetic, both")
+    print("no cache between calls. KDE: default (fast) arithmetic; KDE ref.: the bit-exact reference arithmetic, both")
     print("best of 3 on the first image. * ssdensity loop timed on 200 seeded random channels, scaled to all channels.")
 
 

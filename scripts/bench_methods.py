@@ -1,53 +1,131 @@
-"""CPU seconds per image for every method, at batch 1 and batched, on MobileNetV2 and VGG16.
+"""Each method's cost for both maps (top-1 and top-2 in one call) against its forward-pass floor.
 
-Score-CAM runs as Faster-Score-CAM (max_N=64) in the table; ``--full-scorecam`` also times full
-Score-CAM on one image with tf-keras-vis' default batch of 32 masked images and with larger batches.
-LIME uses 1000 samples in batches of 100 (VGG16 LIME is slow: ``--lime-vgg16`` adds it).
-Usage: python scripts/bench_methods.py [--images 3] [--full-scorecam] [--lime-vgg16]
+For MobileNetV2 and MobileNet 0.25 (real shared weights), median over the images, batch 1 per image:
+
+* forward: seconds per image of the compiled forward at batch 32 (Score-CAM's batches) and 100 (LIME's);
+* each method's seconds for both maps (``explain_candidates`` with two targets);
+* Score-CAM floor = channels given a forward pass x forward time (batch 32);
+  LIME floor = samples x forward time (batch 100) + quickshift on the image;
+* the old paths beside them: tf-keras-vis Score-CAM and ``lime_image`` (one call per map, as before);
+* Score-CAM's peak resident memory (ours and tf-keras-vis), each in a fresh process.
+
+Usage: python scripts/bench_methods.py [--images 3] [--models mobilenet_v2 mobilenet] [--no-old]
 """
 
 from __future__ import annotations
 
 import argparse
+import json
+import resource
+import subprocess
+import sys
+import time
 
+import numpy as np
 from bench_common import images, median_seconds, model
 
 from advise_bench.explainers import get_explainer
 
-# ADVISE caches unit scores per feature map; off here so every timed call runs the KDE.
-OPTIONS = {"scorecam": {"max_n": 64}, "lime": {"num_samples": 1000, "batch_size": 100}, "advise": {"cache_size": 0}}
+PAPER = {"scorecam": {}, "lime": {"num_samples": 1000, "batch_size": 100}}
+METHODS = ("gradcam", "gradcam++", "layercam", "advise", "scorecam", "lime")
+
+
+def forward_seconds(loaded, x, batch: int) -> float:
+    """Seconds per image of the compiled forward at this batch size (median of 3 after a warm-up)."""
+    xb = loaded.preprocess(np.repeat(x[:1], batch, axis=0))
+    return median_seconds(lambda _: loaded.forward(xb), [0, 1, 2]) / batch
+
+
+def quickshift_seconds(x) -> float:
+    from lime.wrappers.scikit_image import SegmentationAlgorithm
+
+    seg = SegmentationAlgorithm("quickshift", kernel_size=4, max_dist=200, ratio=0.2, random_seed=0)
+    return median_seconds(lambda i: seg(x[i].astype(np.float64)), list(range(len(x))), warmup=0)
+
+
+def old_scorecam(loaded, x, targets):
+    """tf-keras-vis Score-CAM, one call per map (the previous path)."""
+    from tf_keras_vis.scorecam import Scorecam
+    from tf_keras_vis.utils.scores import CategoricalScore
+
+    vis = Scorecam(loaded.network("logit"), clone=False)
+    for t in targets:
+        vis(CategoricalScore([int(t)]), loaded.preprocess(x[None]), penultimate_layer=loaded.layer,
+            seek_penultimate_conv_layer=False, expand_cam=False, normalize_cam=False, batch_size=32)
+
+
+def old_lime(loaded, x, targets):
+    """lime_image, one explain_instance per map, with the same settings (the previous path)."""
+    from lime import lime_image
+    from lime.wrappers.scikit_image import SegmentationAlgorithm
+
+    lime_image.tqdm = lambda iterable, **_: iterable  # its progress bar would flood the table
+    for t in targets:
+        lime_image.LimeImageExplainer(random_state=0).explain_instance(
+            x.astype(np.float64), lambda b: loaded.predict(b, batch_size=100), labels=(int(t),), top_labels=None,
+            num_samples=1000, batch_size=100, random_seed=0,
+            segmentation_fn=SegmentationAlgorithm("quickshift", kernel_size=4, max_dist=200, ratio=0.2, random_seed=0))
+
+
+def peak_rss_child(name: str, path: str) -> None:
+    """In a fresh process: one image's Score-CAM (ours or tf-keras-vis), then print the peak RSS in GB."""
+    loaded = model(name)
+    x = images(1, loaded.input_size)
+    targets = np.argsort(-loaded.predict(x), axis=1)[0, :2]
+    if path == "ours":
+        get_explainer("scorecam", loaded).explain_candidates(x, targets[None])
+    else:
+        old_scorecam(loaded, x[0], targets)
+    print(json.dumps({"peak_gb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20}))
+
+
+def peak_rss(name: str, path: str) -> float:
+    out = subprocess.run([sys.executable, __file__, "--peak-rss", name, path], capture_output=True, text=True,
+                         check=True).stdout
+    return json.loads(out.strip().splitlines()[-1])["peak_gb"]
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--images", type=int, default=3)
-    ap.add_argument("--batch", type=int, default=4)
-    ap.add_argument("--models", nargs="+", default=["mobilenet_v2", "vgg16"])
-    ap.add_argument("--full-scorecam", action="store_true")
-    ap.add_argument("--lime-vgg16", action="store_true")
+    ap.add_argument("--models", nargs="+", default=["mobilenet_v2", "mobilenet"])
+    ap.add_argument("--no-old", action="store_true", help="skip the old tf-keras-vis / lime_image paths")
+    ap.add_argument("--peak-rss", nargs=2, metavar=("MODEL", "PATH"), help=argparse.SUPPRESS)
     args = ap.parse_args()
-    print(f"{'model':13s} {'method':10s} {'batch 1 s/img':>14s} {f'batch {args.batch} s/img':>14s}")
+    if args.peak_rss:
+        return peak_rss_child(*args.peak_rss)
     for name in args.models:
         loaded = model(name)
-        x = images(max(args.images, args.batch), loaded.input_size)
-        t = loaded.predict(x).argmax(1)
-        fwd = median_seconds(lambda i: loaded.predict(x[i:i + 1]), list(range(args.images)))
-        print(f"{name:13s} {'forward':10s} {fwd:14.3f}")
-        for method in ("gradcam", "gradcam++", "layercam", "advise", "scorecam", "lime"):
-            if method == "lime" and name == "vgg16" and not args.lime_vgg16:
-                continue
-            exp = get_explainer(method, loaded, **OPTIONS.get(method, {}))
-            one = median_seconds(lambda i, e=exp: e(x[i:i + 1], t[i:i + 1]), list(range(args.images)))
-            b = args.batch
-            batched = median_seconds(lambda _, e=exp: e(x[:b], t[:b]), [0]) / b
-            label = method + (" (64)" if method == "scorecam" else "")
-            print(f"{name:13s} {label:10s} {one:14.3f} {batched:14.3f}")
-        if args.full_scorecam:
-            for bs in (32, 128, 256):
-                exp = get_explainer("scorecam", loaded, batch_size=bs)
-                s = median_seconds(lambda i, e=exp: e(x[i:i + 1], t[i:i + 1]), [0], warmup=0)
-                print(f"{name:13s} {'scorecam full, batch ' + str(bs):30s} {s:8.1f} s/img")
-    print("median wall seconds per image after one warm-up call, 2-core CPU unless stated otherwise.")
+        x = images(args.images, loaded.input_size)
+        targets = np.argsort(-loaded.predict(x), axis=1)[:, :2]
+        f32, f100, qs = forward_seconds(loaded, x, 32), forward_seconds(loaded, x, 100), quickshift_seconds(x)
+        print(f"\n{name}: forward {f32 * 1e3:.1f} ms/img (batch 32), {f100 * 1e3:.1f} ms/img (batch 100); "
+              f"quickshift {qs:.2f} s")
+        print(f"{'method':10s} {'both maps s':>12s} {'floor s':>8s} {'ratio':>6s} {'old path s':>11s} {'old/new':>8s}")
+        for method in METHODS:
+            exp = get_explainer(method, loaded, **PAPER.get(method, {}))
+            if method == "advise":
+                exp = get_explainer(method, loaded, selection="max-peaks")
+            exp.warm_up(x[:1], targets[:1])
+            both = median_seconds(lambda i, e=exp: e.explain_candidates(x[i:i + 1], targets[i:i + 1]),
+                                  list(range(len(x))), warmup=0)
+            floor = old = np.nan
+            if method == "scorecam":
+                acts = loaded.feature_map(loaded.preprocess(x))
+                floor = np.median([len(exp.used_channels(a)) for a in acts]) * f32
+                if not args.no_old:
+                    old = median_seconds(lambda i: old_scorecam(loaded, x[i], targets[i]), list(range(len(x))))
+            elif method == "lime":
+                floor = 1000 * f100 + qs
+                if not args.no_old:
+                    old = median_seconds(lambda i: old_lime(loaded, x[i], targets[i]), list(range(len(x))), warmup=0)
+            print(f"{method:10s} {both:12.2f} {floor:8.2f} {both / floor:5.2f}x {old:11.2f} {old / both:7.1f}x")
+        t0 = time.perf_counter()
+        ours, theirs = peak_rss(name, "ours"), (np.nan if args.no_old else peak_rss(name, "tf-keras-vis"))
+        print(f"Score-CAM peak RSS, one image, fresh process: ours {ours:.2f} GB, tf-keras-vis {theirs:.2f} GB "
+              f"({time.perf_counter() - t0:.0f} s)")
+    print("\nmedian wall seconds per image after a warm-up, CPU. floor: forward passes x measured forward time "
+          "(+ quickshift for LIME); old path: tf-keras-vis Score-CAM / lime_image, one call per map.")
 
 
 if __name__ == "__main__":

@@ -7,7 +7,11 @@ import os
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
+from types import SimpleNamespace  # noqa: E402
+
+import numpy as np  # noqa: E402
 import pytest  # noqa: E402
+from scipy.special import softmax  # noqa: E402
 
 from advise_bench.paths import SHARED_ENV, shared_dir, shared_path  # noqa: E402
 
@@ -53,3 +57,43 @@ def ilsvrc_images(ilsvrc_dir):
         img = Image.open(ilsvrc_dir / r["file"]).convert("RGB").resize((224, 224), Image.BILINEAR)
         out.append((np.asarray(img, dtype=np.uint8), int(r["label"])))
     return out
+
+
+# ---------------------------------------------------------------- a tiny CNN and its NumPy twin
+def _tiny_cnn(seed=0):
+    """input 12x12x3 -> conv (linear, 'feat') -> ReLU ('feat_relu') -> GAP -> Dense softmax(5)."""
+    import keras
+
+    keras.utils.set_random_seed(seed)
+    inp = keras.Input((12, 12, 3))
+    a = keras.layers.Conv2D(6, 3, padding="valid", name="feat")(inp)
+    r = keras.layers.ReLU(name="feat_relu")(a)
+    out = keras.layers.Dense(5, activation="softmax", name="predictions")(keras.layers.GlobalAveragePooling2D()(r))
+    return keras.Model(inp, out)
+
+
+def _numpy_forward(model, x):
+    """Independent forward pass: conv by explicit patches, ReLU, GAP, dense, softmax."""
+    k, b = model.get_layer("feat").get_weights()
+    w, c = model.get_layer("predictions").get_weights()
+    n, h, wd, _ = x.shape
+    a = np.zeros((n, h - 2, wd - 2, k.shape[-1]))
+    for i in range(h - 2):
+        for j in range(wd - 2):
+            a[:, i, j] = np.einsum("nabc,abck->nk", x[:, i:i + 3, j:j + 3], k) + b
+    r = np.maximum(a, 0)
+    p = softmax(r.mean(axis=(1, 2)) @ w + c, axis=1)
+    return r, p, w
+
+
+def _numpy_grads(r, p, w, t):
+    """d p_t / d R_ijk for p = softmax(W^T mean_ij R + c): (1/hw) p_t (W_kt - sum_j p_j W_kj)."""
+    hw = r.shape[1] * r.shape[2]
+    coef = p[:, t][:, None] * (w[:, t][None, :] - p @ w.T) / hw  # (n, k) here n=1
+    return np.broadcast_to(coef[:, None, None, :], r.shape)
+
+
+@pytest.fixture(scope="session")
+def tiny_cnn():
+    """The tiny CNN (``build(seed)``) with an independent NumPy forward pass and softmax gradients."""
+    return SimpleNamespace(build=_tiny_cnn, forward=_numpy_forward, grads=_numpy_grads)

@@ -65,3 +65,32 @@ def test_offline_imagenet_download_says_how_to_pass_weights(tmp_path):
         pass
     res = _cli("run", "--model", "vgg16", "--data", "skimage", "--out", str(tmp_path), "--quiet")
     _one_line_error(res, "--weights PATH")
+
+
+def test_methods_take_comma_lists_and_repetition():
+    res = _cli("run", "-m", "advise,deeplift", "-m", "gradcam")
+    _one_line_error(res, "unknown method(s) deeplift")
+
+
+def test_command_line_options_win_over_a_preset(monkeypatch, tmp_path):
+    """Options typed on the command line (long or short form) override the preset; the rest come from it."""
+    from typer.testing import CliRunner
+
+    import advise_bench.runner.run as runner
+    from advise_bench.cli import app
+
+    seen = {}
+
+    def fake_run(cfg, progress=True):
+        seen["cfg"] = cfg
+        return {"images": 0, "ok": 0, "error": 0, "skipped_done": 0}
+
+    monkeypatch.setattr(runner, "run", fake_run)
+    preset = tmp_path / "p.toml"
+    preset.write_text('[run]\nmethods = ["lime"]\nlimit = 4\nlime_samples = 200\nscorecam_max_n = 64\n')
+    res = CliRunner().invoke(app, ["run", "--config", str(preset), "-m", "gradcam,advise", "--lime-samples", "1000",
+                                   "--quiet"])
+    assert res.exit_code == 0, res.output
+    cfg = seen["cfg"]
+    assert cfg.methods == ("gradcam", "advise") and cfg.lime_samples == 1000  # typed: the command line wins
+    assert cfg.limit == 4 and cfg.scorecam_max_n == 64  # not typed: the preset's values

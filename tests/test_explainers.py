@@ -1,5 +1,7 @@
 """Baselines against independent NumPy formulas on a tiny CNN, then real-model properties."""
 
+import inspect
+
 import keras
 import numpy as np
 import pytest
@@ -10,50 +12,19 @@ from advise_bench.explainers import EXPLAINERS, METHOD_NAMES, get_explainer
 from advise_bench.models.zoo import LoadedModel
 
 
-def _tiny(seed=0):
-    """input 12x12x3 -> conv (linear, 'feat') -> ReLU ('feat_relu') -> GAP -> Dense softmax(5)."""
-    keras.utils.set_random_seed(seed)
-    inp = keras.Input((12, 12, 3))
-    a = keras.layers.Conv2D(6, 3, padding="valid", name="feat")(inp)
-    r = keras.layers.ReLU(name="feat_relu")(a)
-    out = keras.layers.Dense(5, activation="softmax", name="predictions")(keras.layers.GlobalAveragePooling2D()(r))
-    return keras.Model(inp, out)
-
-
-def _numpy_forward(model, x):
-    """Independent forward pass: conv by explicit patches, ReLU, GAP, dense, softmax."""
-    k, b = model.get_layer("feat").get_weights()
-    w, c = model.get_layer("predictions").get_weights()
-    n, h, wd, _ = x.shape
-    a = np.zeros((n, h - 2, wd - 2, k.shape[-1]))
-    for i in range(h - 2):
-        for j in range(wd - 2):
-            a[:, i, j] = np.einsum("nabc,abck->nk", x[:, i:i + 3, j:j + 3], k) + b
-    r = np.maximum(a, 0)
-    p = softmax(r.mean(axis=(1, 2)) @ w + c, axis=1)
-    return r, p, w
-
-
-def _grads(r, p, w, t):
-    """d p_t / d R_ijk for p = softmax(W^T mean_ij R + c): (1/hw) p_t (W_kt - sum_j p_j W_kj)."""
-    hw = r.shape[1] * r.shape[2]
-    coef = p[:, t][:, None] * (w[:, t][None, :] - p @ w.T) / hw  # (n, k) here n=1
-    return np.broadcast_to(coef[:, None, None, :], r.shape)
-
-
 @pytest.fixture(scope="module")
-def tiny():
-    model = _tiny()
+def tiny(tiny_cnn):
+    model = tiny_cnn.build()
     loaded = LoadedModel("tiny", model, "feat_relu", 12, "none", "random")
     x = np.random.default_rng(0).uniform(-2, 2, (1, 12, 12, 3)).astype(np.float32)  # signs vary
     return loaded, x
 
 
 @pytest.mark.parametrize("target", [0, 3])
-def test_gradcam_and_layercam_match_numpy(tiny, target):
+def test_gradcam_and_layercam_match_numpy(tiny, tiny_cnn, target):
     loaded, x = tiny
-    r, p, w = _numpy_forward(loaded.model, x.astype(np.float64))
-    g = _grads(r, p, w, target)
+    r, p, w = tiny_cnn.forward(loaded.model, x.astype(np.float64))
+    g = tiny_cnn.grads(r, p, w, target)
     gradcam = np.maximum((g.mean(axis=(1, 2), keepdims=True) * r).sum(-1), 0)
     layercam = np.maximum((np.maximum(g, 0) * r).sum(-1), 0)
     t = np.array([target])
@@ -74,22 +45,23 @@ def test_layer_is_not_swapped_for_a_conv_layer(tiny):
     assert not np.allclose(on_relu, on_conv)
 
 
-def test_scorecam_weights_are_the_target_probability_not_a_double_softmax(tiny):
+def test_scorecam_weights_are_the_target_probability_not_a_double_softmax(tiny, tiny_cnn):
     from scipy.ndimage import zoom
 
     loaded, x = tiny
-    r, p, _ = _numpy_forward(loaded.model, x.astype(np.float64))
+    r, p, _ = tiny_cnn.forward(loaded.model, x.astype(np.float64))
     t = 2
     acts = r[0]  # (10, 10, 6)
     up = zoom(acts, (12 / 10, 12 / 10, 1), order=1, mode="nearest")
     lo, hi = up.min(axis=(0, 1)), up.max(axis=(0, 1))
     masks = (up - lo) / (hi - lo + keras.config.epsilon())
     masked = x[0][None] * np.moveaxis(masks, -1, 0)[..., None]  # (6, 12, 12, 3)
-    weights = _numpy_forward(loaded.model, masked)[1][:, t]
+    weights = tiny_cnn.forward(loaded.model, masked)[1][:, t]
     expected = np.maximum((acts * weights).sum(-1), 0)
-    ours = get_explainer("scorecam", loaded).low_res_maps(x, np.array([t]))[0]
+    scorecam = get_explainer("scorecam", loaded)
+    ours = scorecam.low_res_maps(scorecam.prepare(x), np.array([t]))[0]
     np.testing.assert_allclose(ours, expected, rtol=1e-4, atol=1e-7)
-    double = np.maximum((acts * softmax(_numpy_forward(loaded.model, masked)[1], axis=1)[:, t]).sum(-1), 0)
+    double = np.maximum((acts * softmax(tiny_cnn.forward(loaded.model, masked)[1], axis=1)[:, t]).sum(-1), 0)
     assert not np.allclose(ours, double, rtol=1e-3)  # the test can tell a double softmax apart
 
 
@@ -99,12 +71,23 @@ def test_interface_shapes_and_errors(tiny):
         maps = get_explainer(name, loaded)(np.repeat(x, 2, axis=0), [0, 4])
         assert maps.shape == (2, 12, 12) and maps.dtype == np.float32
         assert maps.min() >= 0 and maps.max() <= 1
-    with pytest.raises(UserError, match="one target per image"):
+    with pytest.raises(UserError, match="one target"):
         get_explainer("gradcam", loaded)(x, [0, 1])
     with pytest.raises(UserError, match="unknown method"):
         get_explainer("deeplift", loaded)
-    with pytest.raises(UserError, match="logit"):
+    with pytest.raises(UserError, match="unknown score"):
+        get_explainer("gradcam", loaded, score="logits")
+
+
+def test_options_that_do_not_apply_are_not_accepted(tiny):
+    """Score-CAM weighs by probabilities (no score option); LIME forms no CAM (no relu option)."""
+    loaded, _ = tiny
+    assert "score" not in inspect.signature(EXPLAINERS["scorecam"]).parameters
+    assert "relu" not in inspect.signature(EXPLAINERS["lime"]).parameters
+    with pytest.raises(TypeError):
         get_explainer("scorecam", loaded, score="logit")
+    for cls in EXPLAINERS.values():  # every option a run can set exists in the constructor
+        assert set(cls.config_options.values()) <= set(inspect.signature(cls).parameters), cls.name
 
 
 def test_registry_has_all_six_methods():
@@ -122,13 +105,14 @@ def real(mobilenet_v2_real, ilsvrc_images):
 
 
 @pytest.mark.parametrize("name,opts", [
-    ("advise", {}), ("gradcam", {}), ("gradcam++", {}), ("layercam", {}),
+    ("advise", {"selection": "max-peaks"}), ("gradcam", {}), ("gradcam++", {}), ("layercam", {}),
     ("scorecam", {"max_n": 32}), ("lime", {"num_samples": 150, "seed": 1}),
 ])
 def test_real_model_maps_are_valid_and_class_specific(real, name, opts):
     loaded, x, top1, top2 = real
     exp = get_explainer(name, loaded, **opts)
-    m1, m2 = exp(x, top1), exp(x, top2)
+    both = exp(x, np.stack([top1, top2], axis=1))
+    m1, m2 = both[:, 0], both[:, 1]
     assert m1.shape == (3, 224, 224)
     for m in (m1, m2):
         assert np.all(np.isfinite(m)) and m.min() >= 0 and m.max() <= 1
@@ -146,3 +130,106 @@ def test_lime_is_deterministic_given_a_seed(real):
     assert set(np.unique(a)) <= {0.0, 1.0}  # reference: binary top-5 superpixel map
     cont = get_explainer("lime", loaded, num_samples=100, seed=3, continuous=True)(x[:1], top1[:1])
     assert len(np.unique(cont)) > 2
+
+
+# ---------------------------------------------------------------- several targets per call
+@pytest.mark.parametrize("name,opts", [
+    ("gradcam", {}), ("gradcam++", {}), ("layercam", {}), ("scorecam", {}), ("scorecam", {"max_n": 3}),
+    ("advise", {"selection": "max-peaks"}), ("advise", {"selection": "all"}),
+    ("advise", {"selection": "max-peaks", "relevance_source": "gradients"}),
+    ("lime", {"num_samples": 80, "seed": 2}), ("lime", {"num_samples": 80, "seed": 2, "continuous": True}),
+])
+def test_several_targets_in_one_call_equal_separate_calls(tiny, name, opts):
+    loaded, x = tiny
+    images = np.repeat(x, 2, axis=0) * np.array([1.0, 0.7], np.float32)[:, None, None, None]
+    targets = np.array([[0, 3, 1], [4, 2, 0]])
+    together = get_explainer(name, loaded, **opts)(images, targets)
+    assert together.shape == (2, 3, 12, 12)
+    for k in range(3):
+        alone = get_explainer(name, loaded, **opts)(images, targets[:, k])
+        if name == "lime":
+            np.testing.assert_array_equal(together[:, k], alone)
+        else:
+            np.testing.assert_allclose(together[:, k], alone, atol=1e-6)
+    per_image = get_explainer(name, loaded, **opts).explain_candidates(images, targets)
+    assert [[e.target for e in row] for row in per_image] == targets.tolist()
+    assert all(e.seconds >= 0 for row in per_image for e in row)
+
+
+def test_zoom_matrix_is_scipy_zoom():
+    from scipy.ndimage import zoom
+
+    from advise_bench.explainers.scorecam import zoom_matrix
+
+    a = np.random.default_rng(1).normal(size=(7, 5)).astype(np.float32)
+    ours = zoom_matrix(7, 224) @ a @ zoom_matrix(5, 224).T
+    np.testing.assert_allclose(ours, zoom(a, (224 / 7, 224 / 5), order=1, mode="nearest"), atol=1e-5)
+
+
+def test_scorecam_constant_channels_get_weight_zero_without_nan(tiny_cnn):
+    model = tiny_cnn.build(seed=4)
+    kernel, bias = model.get_layer("feat").get_weights()
+    kernel[..., :2], bias[0], bias[1] = 0.0, -1.0, 0.5  # channel 0 dead (0 after ReLU), channel 1 constant 0.5
+    model.get_layer("feat").set_weights([kernel, bias])
+    loaded = LoadedModel("tiny", model, "feat_relu", 12, "none", "random")
+    x = np.random.default_rng(0).uniform(0, 1, (1, 12, 12, 3)).astype(np.float32)
+    scorecam = get_explainer("scorecam", loaded)
+    acts, probs = scorecam.prepare(x)
+    flat = acts[0].reshape(-1, acts.shape[-1])
+    constant = flat.max(axis=0) == flat.min(axis=0)
+    assert constant[0] and constant[1] and not constant.all()
+    assert set(scorecam.used_channels(acts[0])) == set(np.flatnonzero(~constant))
+    assert np.all(probs[0][constant] == 0) and np.all(probs[0][~constant].sum(axis=1) > 0.99)
+    maps = scorecam(x, [1])
+    assert np.all(np.isfinite(maps))
+
+
+@pytest.fixture(scope="module")
+def tf_keras_vis_scorecam():
+    from tf_keras_vis.scorecam import Scorecam
+    from tf_keras_vis.utils.scores import CategoricalScore
+
+    def oracle(loaded, x, target, max_n):
+        """tf-keras-vis on the logits network (it applies the softmax itself), layer kept as named."""
+        vis = Scorecam(loaded.network("logit"), clone=False)
+        cam = vis(CategoricalScore([int(target)]), loaded.preprocess(x[None]), penultimate_layer=loaded.layer,
+                  seek_penultimate_conv_layer=False, expand_cam=False, normalize_cam=False, max_N=max_n,
+                  batch_size=256)
+        return np.asarray(cam, np.float32)
+
+    return oracle
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("max_n", [None, 48])
+def test_scorecam_equals_tf_keras_vis_on_real_mobilenet_v2(real, tf_keras_vis_scorecam, max_n):
+    from advise_bench.explainers.base import finalize_maps
+
+    loaded, x, top1, top2 = real
+    ours = get_explainer("scorecam", loaded, max_n=max_n, batch_size=64)(x, np.stack([top1, top2], axis=1))
+    for i in range(len(x)):  # top-1 for all three images, top-2 (which reuses the predictions) for one
+        for k, t in enumerate((top1[i], top2[i]) if i == 0 else (top1[i],)):
+            want = finalize_maps(tf_keras_vis_scorecam(loaded, x[i], t, max_n), 224)[0]
+            np.testing.assert_allclose(ours[i, k], want, atol=1e-5)
+
+
+def test_lime_equals_lime_image(real):
+    """Same segments, same top-5 superpixels and the same weights as lime_image with the same seed."""
+    from lime import lime_image
+    from lime.wrappers.scikit_image import SegmentationAlgorithm
+
+    loaded, x, top1, top2 = real
+    lime = get_explainer("lime", loaded, num_samples=120, batch_size=50, seed=7)
+    sample = lime.prepare(x[:1])[0]
+    ref = lime_image.LimeImageExplainer(random_state=7).explain_instance(
+        x[0].astype(np.float64), lambda batch: loaded.predict(batch, batch_size=50),
+        labels=(int(top1[0]), int(top2[0])), top_labels=None, hide_color=None, num_samples=120, batch_size=50,
+        segmentation_fn=SegmentationAlgorithm("quickshift", kernel_size=4, max_dist=200, ratio=0.2, random_seed=7),
+        random_seed=7)
+    np.testing.assert_array_equal(sample.segments, ref.segments)
+    for t in (top1[0], top2[0]):
+        want, got = dict(ref.local_exp[int(t)]), lime.superpixel_weights(sample, int(t))
+        assert set(want) == set(got)
+        np.testing.assert_allclose([got[s] for s in want], [want[s] for s in want], rtol=0, atol=1e-8)
+        top5 = sorted(want, key=lambda s: -want[s])[:5]
+        np.testing.assert_array_equal(lime(x[:1], [t])[0], np.isin(ref.segments, top5).astype(np.float32))

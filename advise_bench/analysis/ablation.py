@@ -16,8 +16,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from ..config import RunConfig
 from ..errors import UserError
-from ..runner.run import RunConfig, run
+from ..runner.run import run
 from .figures import save_figure, series_style
 
 DENSITIES = tuple(round(0.025 * k, 3) for k in range(1, 10))  # 0.025, 0.05, ..., 0.225
@@ -98,7 +99,7 @@ def plot(table: pd.DataFrame, path: str | Path) -> Path:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from ..report.table import display_name
+    from ..explainers import display_name
 
     modes = [r for r in (True, False) if r in set(table["relu"])] or [True]
     fig, axes = plt.subplots(1, len(modes), figsize=(6.5 * len(modes), 4.8), sharey=True, squeeze=False)

@@ -12,8 +12,10 @@ from typing import Annotated
 import typer
 
 from ..errors import UserError
+from ..explainers import check_methods
 
-METHOD_HELP = "methods (repeat the option); default: all six"
+METHOD_HELP = "methods (repeat the option or give a comma list); default: all six"
+SELECTION_HELP = "ADVISE's map: oracle-avx (best AVX, scored) | max-peaks | all"
 MODEL_HELP = "zoo model (see `advise-bench models`)"
 WEIGHTS_HELP = "imagenet | random | PATH (.weights.h5/.h5/.keras)"
 DATA_HELP = "auto | skimage | manifest.csv | image folder"
@@ -39,23 +41,9 @@ def parse_densities(text: str | None) -> tuple[float, ...]:
     return values
 
 
-def _check_methods(methods) -> tuple[str, ...]:
-    from ..explainers import METHOD_NAMES
-
-    methods = tuple(methods or METHOD_NAMES)
-    unknown = [m for m in methods if m not in METHOD_NAMES]
-    if unknown:
-        raise UserError(f"unknown method(s) {', '.join(unknown)}; choose from {', '.join(METHOD_NAMES)}")
-    return methods
-
-
 def _positive(name: str, value: int | None) -> None:
     if value is not None and value < 1:
         raise UserError(f"--{name} must be >= 1")
-
-
-def _method_options(lime_samples: int, scorecam_max_n: int | None, seed: int = 0) -> dict:
-    return {"lime": {"num_samples": lime_samples, "seed": seed}, "scorecam": {"max_n": scorecam_max_n}}
 
 
 def ablate_command(
@@ -75,14 +63,15 @@ def ablate_command(
     quiet: Annotated[bool, typer.Option(help="no progress output")] = False,
 ):
     """AVX under salt-and-pepper noise, with and without ReLU (the paper's Fig. 5). Resumable."""
-    from ..runner.run import RunConfig, parse_shard
+    from ..config import RunConfig
+    from ..runner.run import parse_shard
     from .ablation import ablate, ablation_dir
 
     _positive("limit", limit)
     _positive("lime-samples", lime_samples)
     _positive("scorecam-max-n", scorecam_max_n)
     cfg = RunConfig(
-        model=model, weights=weights, methods=_check_methods(methods), data=data, limit=limit, out=out,
+        model=model, weights=weights, methods=check_methods(methods), data=data, limit=limit, out=out,
         protocol=protocol, seed=seed, lime_samples=lime_samples, scorecam_max_n=scorecam_max_n,
         shard=parse_shard(shard),
     )
@@ -128,9 +117,11 @@ def sanity_command(
     seed: Annotated[int, typer.Option(help="seed for the re-initialisation and LIME")] = 0,
     scorecam_max_n: Annotated[int | None, typer.Option(help=MAX_N_HELP)] = 64,
     lime_samples: Annotated[int, typer.Option(help="LIME perturbation samples")] = 300,
+    advise_selection: Annotated[str, typer.Option(help=SELECTION_HELP)] = "max-peaks",
     quiet: Annotated[bool, typer.Option(help="no progress output")] = False,
 ):
     """Adebayo et al.'s cascading model-parameter randomisation: do the maps depend on the weights?"""
+    from ..config import RunConfig
     from ..models.zoo import load_model
     from .sanity import sanity, verdicts, write_outputs
 
@@ -138,11 +129,12 @@ def sanity_command(
     _positive("steps", steps)
     _positive("lime-samples", lime_samples)
     _positive("scorecam-max-n", scorecam_max_n)
-    methods = _check_methods(methods)
+    methods = check_methods(methods)
+    config = RunConfig(seed=seed, scorecam_max_n=scorecam_max_n, lime_samples=lime_samples,
+                       advise_selection=advise_selection)
     loaded = load_model(model, weights)
     _, images = load_images(data, limit, loaded.input_size)
-    df = sanity(loaded, images, methods, _method_options(lime_samples, scorecam_max_n, seed), steps=steps,
-                seed=seed, progress=not quiet)
+    df = sanity(loaded, images, methods, config, steps=steps, seed=seed, progress=not quiet)
     paths = write_outputs(df, out)
     fmt = {"float_format": lambda v: f"{v:.3f}", "index": False}
     typer.echo(df.pivot(index=["step", "randomized"], columns="method", values="spearman").to_string(
@@ -159,15 +151,20 @@ def show_command(
     out: Annotated[Path | None, typer.Option(help="PNG to write")] = None,
     scorecam_max_n: Annotated[int | None, typer.Option(help=MAX_N_HELP)] = None,
     lime_samples: Annotated[int, typer.Option(help="LIME perturbation samples")] = 1000,
+    advise_selection: Annotated[str, typer.Option(help=SELECTION_HELP)] = "oracle-avx",
+    protocol: Annotated[str, typer.Option(help="protocol a scoring selection uses: reference | corrected")] = "reference",
 ):
     """One figure: the image, every method's map, ADVISE's groups and its unit-score histogram."""
+    from ..config import RunConfig
     from ..data import load_image
     from ..models.zoo import get_spec, load_model
     from .figures import show
 
     _positive("lime-samples", lime_samples)
     _positive("scorecam-max-n", scorecam_max_n)
-    methods = _check_methods(methods)
+    methods = check_methods(methods)
+    config = RunConfig(scorecam_max_n=scorecam_max_n, lime_samples=lime_samples, advise_selection=advise_selection,
+                       protocol=protocol)
     out = out or Path(f"{Path(image).stem}_explained.png")
     if out.suffix.lower() != ".png":  # checked before the (slow) model load
         raise UserError(f"--out {out}: expected a .png path")
@@ -175,5 +172,5 @@ def show_command(
         raise UserError(f"{image}: no such image file")
     pixels = load_image(image, get_spec(model).input_size)  # ImageError (a UserError) on a bad file
     loaded = load_model(model, weights)
-    path = show(loaded, pixels, methods, out, _method_options(lime_samples, scorecam_max_n))
+    path = show(loaded, pixels, methods, out, config)
     typer.echo(f"written: {path}")

@@ -19,47 +19,50 @@ def _overlay(ax, image, heat, title, alpha=0.5):
     ax.axis("off")
 
 
-def show(loaded, image_uint8: np.ndarray, methods, out_png, method_options: dict | None = None) -> Path:
+def show(loaded, image_uint8: np.ndarray, methods, out_png, config=None) -> Path:
     """Explain the top-1 class of one (S, S, 3) uint8 image with every method; write one PNG.
 
-    Panels: the input; each method's map over the image (jet, alpha 0.5); ADVISE's per-group maps
-    (title: peak count and number of units); a histogram of ADVISE's unit scores (peak counts).
+    Panels: the input; each method's selected map over the image (jet, alpha 0.5); for a method with
+    several candidate maps (ADVISE's groups) each candidate, titled with its metadata; a histogram of
+    every per-unit array a method returns (ADVISE's unit scores). ``config`` (a RunConfig) sets the
+    method options and the protocol a scoring selection uses.
     """
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
+    from ..config import RunConfig
     from ..data import class_name
-    from ..explainers import METHOD_NAMES, get_explainer
-    from ..report.table import display_name
+    from ..explainers import check_methods, display_name, explainer_from_config
+    from ..metrics.protocol import MapScorer, get_protocol
 
-    methods = tuple(methods or METHOD_NAMES)
-    unknown = [m for m in methods if m not in METHOD_NAMES]
-    if unknown:
-        raise UserError(f"unknown method(s) {', '.join(unknown)}; choose from {', '.join(METHOD_NAMES)}")
+    methods = check_methods(methods)
+    config = config or RunConfig()
     image = np.asarray(image_uint8)
     size = loaded.input_size
     if image.shape != (size, size, 3):
         raise UserError(f"image must have shape ({size}, {size}, 3); got {image.shape}")
-    method_options = method_options or {}
     probs = loaded.predict(image[None])[0]
-    target = int(np.argmax(probs))
+    targets = np.argsort(-probs)[:2]
+    target = int(targets[0])
+    scorer = MapScorer(image, probs, loaded.predict, get_protocol(config.protocol))
 
     panels = [("image", None, f"input (top-1: {class_name(target)}, p={probs[target]:.2f})")]
-    groups = None
+    extra = []
     for m in methods:
-        exp = get_explainer(m, loaded, **method_options.get(m, {}))
-        if m == "advise":
-            groups = exp.groups(image[None], [target])[0]
-            heat = groups.select(exp.selection if exp.selection != "oracle-avx" else "max-peaks")
-            panels.append(("map", heat, f"{display_name(m)} ({exp.selection})"))
-        else:
-            panels.append(("map", exp(image[None], [target])[0], display_name(m)))
-    if groups is not None:
-        for peaks, units, gmap in zip(groups.peak_counts, groups.unit_counts, groups.maps, strict=True):
-            panels.append(("map", gmap, f"ADVISE group: {int(peaks)} peaks, {int(units)} units"))
-        panels.append(("hist", groups.unit_scores, "ADVISE unit scores"))
+        exp = explainer_from_config(m, loaded, config)
+        explanations = exp.explain_candidates(image[None], targets[None])[0]
+        selection = exp.select(explanations, scorer)
+        how = selection.info.get("selection")
+        panels.append(("map", selection.maps[0], display_name(m) + (f" ({how})" if how else "")))
+        first = explanations[0]
+        if exp.candidate_key is not None:
+            for meta, cmap in zip(first.candidates, first.maps, strict=True):
+                extra.append(("map", cmap, f"{display_name(m)}: " + ", ".join(f"{k} {v}" for k, v in meta.items())))
+        for name, values in first.arrays.items():
+            extra.append(("hist", values, f"{display_name(m)} {name.replace('_', ' ')}"))
+    panels += extra
 
     ncols = min(MAX_COLUMNS, len(panels))
     nrows = math.ceil(len(panels) / ncols)
@@ -76,8 +79,8 @@ def show(loaded, image_uint8: np.ndarray, methods, out_png, method_options: dict
             ax.axis("on")
             lo, hi = int(data.min()), int(data.max())
             ax.hist(data, bins=np.arange(lo, hi + 2) - 0.5, color="tab:blue", edgecolor="black")
-            ax.set_xlabel("KDE peak count")
-            ax.set_ylabel("units")
+            ax.set_xlabel("value")
+            ax.set_ylabel("count")
             ax.set_title(title, fontsize=9)
     name = class_name(target)
     fig.suptitle(f"{loaded.name}: explanations of class {target} '{name}' (p={probs[target]:.3f})")

@@ -25,8 +25,9 @@ Similarity
     Spearman rank correlation of the flattened maps (a constant map correlates 0 with anything, except
     an identical map: 1) and SSIM (scikit-image, ``data_range=1``), each averaged over the images. Step 0
     compares the trained model's maps with a second computation of them (determinism: expect 1).
-    ADVISE contributes its deployable ``max-peaks`` map (the oracle selection needs AVX, i.e. metrics),
-    unless ``method_options["advise"]`` asks for another selection.
+    Every method explains the trained model's top-1 and top-2 classes in one call, and its selection
+    picks the map; a selection that needs the evaluation's scorer (ADVISE's ``oracle-avx``) scores
+    with the model under test (the ``sanity`` command defaults to the deployable ``max-peaks``).
 
 Pass rule (:func:`verdicts`)
     A method **passes** when, after the full cascade, its mean Spearman similarity to the trained maps is
@@ -179,7 +180,7 @@ def sanity(
     loaded,
     images: np.ndarray,
     methods,
-    method_options: dict | None = None,
+    config=None,
     steps: int | list[list[str]] | None = None,
     seed: int = 0,
     out: str | Path | None = None,
@@ -188,22 +189,22 @@ def sanity(
     """Cascading randomisation; one row per (method, step) with image-averaged similarities.
 
     ``steps``: the number of cascade steps (default 7) or explicit lists of layer names per step.
-    ``method_options``: {method: explainer kwargs}, e.g. ``{"scorecam": {"max_n": 64}}``.
+    ``config``: a :class:`~advise_bench.config.RunConfig` whose method options apply (default: defaults).
     With ``out``, writes ``sanity.csv``, ``sanity_verdicts.csv`` and ``sanity.png`` there.
     """
-    from ..explainers import METHOD_NAMES, get_explainer
+    from ..config import RunConfig
+    from ..explainers import check_methods, explainer_from_config
+    from ..metrics.protocol import MapScorer, get_protocol
 
-    methods = tuple(methods or METHOD_NAMES)
-    unknown = [m for m in methods if m not in METHOD_NAMES]
-    if unknown:
-        raise UserError(f"unknown method(s) {', '.join(unknown)}; choose from {', '.join(METHOD_NAMES)}")
+    methods = check_methods(methods)
+    config = config or RunConfig()
     images = np.asarray(images)
     if images.ndim == 3:
         images = images[None]
     if len(images) == 0:
         raise UserError("sanity check: no images")
-    method_options = method_options or {}
-    targets = loaded.predict(images).argmax(axis=1)
+    targets = np.argsort(-loaded.predict(images), axis=1)[:, :2]
+    protocol = get_protocol(config.protocol)
 
     work = clone_loaded(loaded)
     layer_steps = cascade_steps(work.model, steps or DEFAULT_STEPS) if not isinstance(steps, list) else steps
@@ -211,10 +212,12 @@ def sanity(
     missing = [n for s in layer_steps for n in s if n not in names]
     if missing:
         raise UserError(f"unknown layer(s) in cascade steps: {', '.join(missing[:5])}")
-    explainers = {m: get_explainer(m, work, **method_options.get(m, {})) for m in methods}
+    explainers = {m: explainer_from_config(m, work, config) for m in methods}
 
     def all_maps():
-        return {m: exp(images, targets) for m, exp in explainers.items()}
+        probs = work.predict(images)
+        scorers = [MapScorer(x, p, work.predict, protocol) for x, p in zip(images, probs, strict=True)]
+        return {m: exp.explain_selected(images, targets, scorers)[:, 0] for m, exp in explainers.items()}
 
     def log(msg):
         if progress:
@@ -270,7 +273,7 @@ def plot(df: pd.DataFrame, path: str | Path) -> Path:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from ..report.table import display_name
+    from ..explainers import display_name
 
     steps = df.drop_duplicates("step").sort_values("step")
     fig, axes = plt.subplots(1, 2, figsize=(14, 5), sharex=True)

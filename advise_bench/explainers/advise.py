@@ -4,63 +4,117 @@ For every image:
 
 1. ``A`` = feature map (h, w, C); ``dp_c/dA`` = gradient of the target's softmax probability.
 2. Unit score s_k = number of peaks of the variable-bandwidth KDE of unit k's samples -- its
-   activations (``relevance_source="activations"``, the reference code; class-independent) or its
-   gradients (``"gradients"``, the paper's text).
+   activations (``relevance_source="activations"``, the reference code; class-independent, so one KDE
+   serves every target of a call) or its gradients (``"gradients"``, the paper's text).
 3. For each distinct score n, G_n = {k : s_k = n}, alpha_k = mean_ij dp_c/dA^k_ij and
    M_n = rescale01(ReLU(sum_{k in G_n} alpha_k A^k)), upsampled bicubically. Groups whose map sums to 0
    after ReLU are skipped.
 
-One map per image is then chosen by ``selection``:
+Each group map is a *candidate* (metadata: ``peaks``, ``units``). One map per image is chosen by a
+selection strategy (:data:`SELECTIONS`, default :data:`DEFAULT_SELECTION`):
 
 * ``oracle-avx`` (reference): the group with the best AVX. It looks at the evaluation metric itself,
-  so it is an upper bound, not a deployable explainer; the runner does this selection because it
-  needs the metrics. Through :meth:`explain` it falls back to ``max-peaks``.
+  so it is an evaluation-time upper bound, not a deployable explainer: it needs a scorer.
 * ``max-peaks``: the group with the most peaks, i.e. the units ADVISE deems most structured. Uses no
   metric, so it is a fair, deployable rule.
-* ``all``: the sum of all group maps, rescaled to [0, 1] -- equivalent in spirit to Grad-CAM over the
-  units that form any group.
+* ``all``: the sum of all group maps, rescaled to [0, 1] -- Grad-CAM over the units of every group.
+
+``grouping="random"`` is a control: the unit scores are replaced by a seeded random permutation of
+themselves, which keeps the number and sizes of the groups but not which units form them.
 """
 
 from __future__ import annotations
 
-from collections import OrderedDict
-from dataclasses import dataclass
+from abc import ABC, abstractmethod
+from typing import ClassVar
 
 import numpy as np
 
 from ..errors import UserError
-from .base import Explainer, check_batch, finalize_maps, register, rescale01
+from .base import Explainer, Explanation, Scorer, Selection, counterparts, finalize_maps, register, rescale01
 from .kde import unit_peak_counts
 
 RELEVANCE_SOURCES = ("activations", "gradients")
-SELECTIONS = ("oracle-avx", "max-peaks", "all")
+GROUPINGS = ("kde", "random")
 
 
-@dataclass
-class AdviseGroups:
-    """ADVISE output for one image and one target class."""
+# --------------------------------------------------------------------------- selection strategies
 
-    peak_counts: np.ndarray  # (G,) the score shared by each group's units, ascending
-    unit_counts: np.ndarray  # (G,) how many units each group has
-    low_res_maps: np.ndarray  # (G, h, w) after ReLU, before rescaling
-    maps: np.ndarray  # (G, S, S) in [0, 1]
-    unit_scores: np.ndarray  # (C,) peak count of every unit (the feature relevance)
 
-    @property
-    def peak_range(self) -> tuple[int, int]:
-        return int(self.unit_scores.min()), int(self.unit_scores.max())
+class GroupSelection(ABC):
+    """How one map per image is chosen among ADVISE's group maps."""
 
-    def select(self, selection: str) -> np.ndarray:
-        if len(self.maps) == 0:
-            return np.zeros(self.maps.shape[1:], np.float32)
-        if selection == "all":
-            return rescale01(self.maps.sum(axis=0)[None])[0]
-        return self.maps[int(np.argmax(self.peak_counts))]
+    name: ClassVar[str]
+
+    def __call__(self, explanations: list[Explanation], scorer: Scorer | None) -> Selection:
+        first = explanations[0]
+        if len(first.maps) == 0:  # every group's map was empty: nothing to choose, a blank map
+            blank = np.zeros((len(explanations), *first.maps.shape[1:]), np.float32)
+            return Selection(blank, {"selected_peaks": "", "selection": "none"})
+        return self.choose(explanations, scorer)
+
+    @abstractmethod
+    def choose(self, explanations: list[Explanation], scorer: Scorer | None) -> Selection: ...
+
+    def picked(self, explanations: list[Explanation], j: int, scores: dict | None = None) -> Selection:
+        """Candidate j of the first target, with its counterparts (same peak count) for the others."""
+        maps = counterparts(explanations, ADVISE.candidate_key)[j]
+        peaks = explanations[0].candidates[j]["peaks"]
+        return Selection(maps, {"selected_peaks": peaks, "selection": self.name}, scores)
+
+
+class MaxPeaks(GroupSelection):
+    name = "max-peaks"
+
+    def choose(self, explanations, scorer):
+        peaks = [c["peaks"] for c in explanations[0].candidates]
+        return self.picked(explanations, int(np.argmax(peaks)))
+
+
+class AllGroups(GroupSelection):
+    name = "all"
+
+    def choose(self, explanations, scorer):
+        maps = [rescale01(e.maps.sum(axis=0)[None])[0] if len(e.maps) else np.zeros_like(explanations[0].maps[0])
+                for e in explanations]
+        return Selection(np.stack(maps), {"selected_peaks": "all", "selection": self.name})
+
+
+class OracleAVX(GroupSelection):
+    """Scores every group with the evaluation's scorer and keeps the best AVX (an upper bound)."""
+
+    name = "oracle-avx"
+
+    def choose(self, explanations, scorer):
+        if scorer is None:
+            raise UserError("ADVISE selection 'oracle-avx' picks the group with the best AVX, so it needs the "
+                            "evaluation's scorer; for maps without evaluation use 'max-peaks' or 'all'")
+        scores = [scorer(maps) for maps in counterparts(explanations, ADVISE.candidate_key)]
+        best = int(np.argmax([s["AVX"] for s in scores]))
+        return self.picked(explanations, best, scores[best])
+
+
+SELECTIONS: dict[str, GroupSelection] = {s.name: s for s in (OracleAVX(), MaxPeaks(), AllGroups())}
+DEFAULT_SELECTION = "oracle-avx"  # the reference code's rule
+
+
+def get_selection(name: str) -> GroupSelection:
+    try:
+        return SELECTIONS[name]
+    except KeyError:
+        raise UserError(f"unknown ADVISE selection {name!r}; choose from {', '.join(SELECTIONS)}") from None
+
+
+# --------------------------------------------------------------------------- the explainer
 
 
 @register
 class ADVISE(Explainer):
     name, display_name, family = "advise", "ADVISE", "cam"
+    candidate_key = "peaks"
+    config_options = {"score": "score", "relu": "relu", "advise_source": "relevance_source",
+                      "advise_selection": "selection", "advise_grouping": "grouping", "seed": "seed",
+                      "advise_last_g_quirk": "last_g_quirk", "advise_kde_arithmetic": "kde_arithmetic"}
 
     def __init__(
         self,
@@ -68,32 +122,53 @@ class ADVISE(Explainer):
         score: str = "probability",
         relu: bool = True,
         relevance_source: str = "activations",
-        selection: str = "max-peaks",
+        selection: str = DEFAULT_SELECTION,
+        grouping: str = "kde",
+        seed: int = 0,
         last_g_quirk: bool = True,
-        cache_size: int = 16,
         kde_arithmetic: str = "fast",
     ):
-        super().__init__(model, score, relu)
+        super().__init__(model)
         if relevance_source not in RELEVANCE_SOURCES:
             raise UserError(f"unknown relevance source {relevance_source!r}; choose {', '.join(RELEVANCE_SOURCES)}")
-        if selection not in SELECTIONS:
-            raise UserError(f"unknown ADVISE selection {selection!r}; choose {', '.join(SELECTIONS)}")
-        self.relevance_source, self.selection, self.last_g_quirk = relevance_source, selection, last_g_quirk
-        self.kde_arithmetic = kde_arithmetic  # "fast" or "reference": same scores (see explainers/kde.py)
+        if grouping not in GROUPINGS:
+            raise UserError(f"unknown ADVISE grouping {grouping!r}; choose {', '.join(GROUPINGS)}")
+        if kde_arithmetic not in ("fast", "reference"):
+            raise UserError(f"unknown KDE arithmetic {kde_arithmetic!r}; choose fast or reference")
+        self.network = model.network(score)  # checks the name
+        self.score, self.relu = score, relu
+        self.relevance_source, self.grouping, self.seed = relevance_source, grouping, seed
+        self.selection = get_selection(selection)
+        self.last_g_quirk = last_g_quirk  # density at the last bandwidth evaluated, as the MATLAB code
+        self.kde_arithmetic = kde_arithmetic  # "fast" or "reference": same scores (see explainers/kde)
         self._grad_fn = None
-        # Activation-based scores do not depend on the class: cache them so the top-2 map reuses the KDE.
-        self._score_cache: OrderedDict[bytes, np.ndarray] = OrderedDict()
-        self._cache_size = cache_size
 
-    # ---------------------------------------------------------------- gradients
-    def _gradients(self, inputs: np.ndarray, targets: np.ndarray):
+    # ---------------------------------------------------------------- the two hooks
+    def prepare(self, images):
+        """Preprocessed inputs and, for activation scores, every unit's score (one KDE per image)."""
+        inputs = self.model.preprocess(images)
+        if self.relevance_source != "activations":
+            return inputs, None
+        return inputs, [self.unit_scores(a) for a in self.model.feature_map(inputs)]
+
+    def explain_target(self, images, targets, prepared):
+        inputs, scores = prepared
+        acts, grads = self.gradients(inputs, targets)
+        if scores is None:
+            scores = [self.unit_scores(g) for g in grads]
+        return [self.groups(a, g, s, int(t)) for a, g, s, t in zip(acts, grads, scores, targets, strict=True)]
+
+    def select(self, explanations, scorer=None):
+        return self.selection(explanations, scorer)
+
+    # ---------------------------------------------------------------- the steps
+    def gradients(self, inputs: np.ndarray, targets: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Feature map A and d(score_target)/dA, float64, (N, h, w, C) each."""
         import keras
         import tensorflow as tf
 
         if self._grad_fn is None:
-            from ..models.zoo import logits_model
-
-            net = logits_model(self.model.model) if self.score == "logit" else self.model.model
+            net = self.network
             feat = keras.Model(net.input, [net.get_layer(self.model.layer).output, net.output])
 
             @tf.function(reduce_retracing=True)
@@ -108,34 +183,20 @@ class ADVISE(Explainer):
         a, g = self._grad_fn(tf.constant(inputs), tf.constant(targets, dtype=tf.int32))
         return np.asarray(a, np.float64), np.asarray(g, np.float64)
 
-    # ---------------------------------------------------------------- scoring
     def unit_scores(self, samples_hwc: np.ndarray) -> np.ndarray:
         """Peak count of every unit; ``samples_hwc`` is one image's (h, w, C) activations or gradients."""
-        key = samples_hwc.tobytes() if self.relevance_source == "activations" else None
-        if key is not None and key in self._score_cache:
-            self._score_cache.move_to_end(key)
-            return self._score_cache[key]
         c = samples_hwc.shape[-1]
-        scores = unit_peak_counts(
-            samples_hwc.reshape(-1, c).T, last_g_quirk=self.last_g_quirk, arithmetic=self.kde_arithmetic
-        )
-        if key is not None:
-            self._score_cache[key] = scores
-            if len(self._score_cache) > self._cache_size:
-                self._score_cache.popitem(last=False)
+        samples = np.asarray(samples_hwc, np.float64).reshape(-1, c).T
+        scores = unit_peak_counts(samples, last_g_quirk=self.last_g_quirk, arithmetic=self.kde_arithmetic)
+        if self.grouping == "random":
+            scores = np.random.default_rng(self.seed).permutation(scores)
         return scores
 
-    def groups(self, images, targets) -> list[AdviseGroups]:
-        """Per-image group maps, unit scores and peak range (the full ADVISE output)."""
-        images, targets = check_batch(images, targets, self.model.input_size)
-        acts, grads = self._gradients(self.model.preprocess(images), targets)
-        return [self._groups_one(a, g) for a, g in zip(acts, grads, strict=True)]
-
-    def _groups_one(self, a: np.ndarray, g: np.ndarray) -> AdviseGroups:
-        scores = self.unit_scores(a if self.relevance_source == "activations" else g)
+    def groups(self, a: np.ndarray, g: np.ndarray, scores: np.ndarray, target: int) -> Explanation:
+        """One candidate map per group of units with equal score (empty groups skipped)."""
         alpha = g.mean(axis=(0, 1))
         weighted = a * alpha  # (h, w, C)
-        peaks, units, low = [], [], []
+        candidates, low = [], []
         for n in np.unique(scores):
             members = scores == n
             cam = weighted[..., members].sum(axis=-1)
@@ -144,15 +205,11 @@ class ADVISE(Explainer):
             empty = (not np.any(cam > 0)) if self.relu else np.ptp(cam) == 0
             if empty:
                 continue
-            peaks.append(int(n))
-            units.append(int(members.sum()))
+            candidates.append({"peaks": int(n), "units": int(members.sum())})
             low.append(cam)
         h, w = a.shape[:2]
-        low_arr = np.asarray(low, np.float32).reshape(-1, h, w)
         size = self.model.input_size
-        maps = finalize_maps(low_arr, size) if len(low_arr) else np.zeros((0, size, size), np.float32)
-        return AdviseGroups(np.asarray(peaks, int), np.asarray(units, int), low_arr, maps, scores)
-
-    def _explain(self, images, targets):
-        rule = "max-peaks" if self.selection == "oracle-avx" else self.selection
-        return np.stack([g.select(rule) for g in self.groups(images, targets)])
+        maps = finalize_maps(np.asarray(low, np.float32).reshape(-1, h, w), size) if low else \
+            np.zeros((0, size, size), np.float32)
+        info = {"peak_min": int(scores.min()), "peak_max": int(scores.max()), "groups": len(candidates)}
+        return Explanation(target, maps, candidates, info, {"unit_scores": scores.astype(np.int16)})

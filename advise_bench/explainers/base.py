@@ -1,26 +1,42 @@
-"""One interface for every method: ``explainer(images, targets) -> maps``.
+"""One interface for every method, batched and multi-target.
 
-``images`` are RGB pixels in 0..255, shape (N, S, S, 3) at the model's input size; ``targets`` are
-per-image class indices. ``maps`` has shape (N, S, S), float32 in [0, 1].
+* ``explainer(images, targets) -> maps``: ``images`` are RGB pixels in 0..255, shape (N, S, S, 3) at the
+  model's input size; ``targets`` are class indices, shape (N,) or (N, K). ``maps`` has shape (N, S, S) or
+  (N, K, S, S), float32 in [0, 1].
+* ``explainer.explain_candidates(images, targets)`` is the full output: per image, one
+  :class:`Explanation` per target, each holding one or more *candidate* maps with their metadata.
+  Ordinary methods return one candidate; ADVISE returns one per unit group.
+* ``explainer.select(explanations, scorer)`` turns one image's explanations into one map per target:
+  the map chosen for the first target and its counterparts for the others (what a run scores;
+  ``explain_selected`` does it for a batch).
 
-CAM-style methods only implement :meth:`CAMExplainer.low_res_maps` (maps at the feature-layer
-resolution after ReLU); the shared :func:`finalize_maps` does what the reference does to every map:
-rescale to [0, 1], bicubic upsampling to the input size, then clip (see its docstring).
+A method implements two hooks: :meth:`Explainer.prepare` (work shared by every target of a call: the
+masked predictions of Score-CAM, LIME's perturbation sample, ADVISE's unit scores) and
+:meth:`Explainer.explain_target`. The base class times both, so ``Explanation.seconds`` of the first
+target is the cold cost of one explanation and later targets carry only their own extra cost.
+
+CAM-style methods only implement :meth:`CAMExplainer.low_res_maps` (maps at the feature-layer resolution
+after ReLU); the shared :func:`finalize_maps` does what the reference does to every map: rescale to
+[0, 1], bicubic upsampling to the input size, then clip.
 """
 
 from __future__ import annotations
 
+import time
 from abc import ABC, abstractmethod
-from collections.abc import Sequence
-from typing import ClassVar
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
 
 import numpy as np
 
 from ..errors import UserError
 from ..models.zoo import LoadedModel
 
-SCORES = ("probability", "logit")
 EXPLAINERS: dict[str, type[Explainer]] = {}
+
+# A scorer rates one candidate: scorer(maps) -> {"AVX": ..., ...}, maps (K, S, S) = its map for each target.
+Scorer = Callable[[np.ndarray], dict]
 
 
 def register(cls):
@@ -29,12 +45,40 @@ def register(cls):
     return cls
 
 
+def check_methods(methods: Iterable[str] | None) -> tuple[str, ...]:
+    """Method names from the user (repeated options or comma lists); all methods when none are given."""
+    names = tuple(m.strip() for item in (methods or ()) for m in str(item).split(",") if m.strip())
+    names = tuple(dict.fromkeys(names)) or tuple(EXPLAINERS)
+    unknown = [m for m in names if m not in EXPLAINERS]
+    if unknown:
+        raise UserError(f"unknown method(s) {', '.join(unknown)}; choose from {', '.join(EXPLAINERS)}")
+    return names
+
+
+def display_name(method: str) -> str:
+    """The paper's name of a method (``gradcam++`` -> ``Grad-CAM++``); unknown names pass through."""
+    cls = EXPLAINERS.get(method)
+    return cls.display_name if cls else method
+
+
 def get_explainer(name: str, model: LoadedModel, **options) -> Explainer:
     try:
         cls = EXPLAINERS[name]
     except KeyError:
         raise UserError(f"unknown method {name!r}; choose from {', '.join(EXPLAINERS)}") from None
     return cls(model, **options)
+
+
+def explainer_from_config(name: str, model: LoadedModel, config: Any) -> Explainer:
+    """Build a method from a run configuration: each class names the config fields it reads
+    (:attr:`Explainer.config_options`), so a caller never needs to know which method takes what."""
+    cls = EXPLAINERS.get(name)
+    if cls is None:
+        raise UserError(f"unknown method {name!r}; choose from {', '.join(EXPLAINERS)}")
+    return cls(model, **{kw: getattr(config, attr) for attr, kw in cls.config_options.items()})
+
+
+# --------------------------------------------------------------------------- maps
 
 
 def rescale01(maps: np.ndarray) -> np.ndarray:
@@ -67,42 +111,139 @@ def finalize_maps(low_res: np.ndarray, size: int) -> np.ndarray:
 
 
 def check_batch(images, targets, size: int) -> tuple[np.ndarray, np.ndarray]:
+    """Images as (N, S, S, 3) and targets as (N, K) int64."""
     images = np.asarray(images)
     if images.ndim == 3:
         images = images[None]
     if images.ndim != 4 or images.shape[1:] != (size, size, 3):
         raise UserError(f"images must have shape (N, {size}, {size}, 3); got {images.shape}")
-    targets = np.atleast_1d(np.asarray(targets, dtype=np.int64))
-    if targets.shape != (len(images),):
-        raise UserError(f"need one target per image: {len(images)} images, {targets.size} targets")
+    targets = np.asarray(targets, dtype=np.int64)
+    if targets.ndim <= 1:
+        targets = np.atleast_1d(targets)[:, None]
+    if targets.ndim != 2 or len(targets) != len(images) or targets.shape[1] < 1:
+        raise UserError(f"need one target (or one row of targets) per image: {len(images)} images, "
+                        f"targets of shape {targets.shape}")
     return images, targets
 
 
+# --------------------------------------------------------------------------- results
+
+
+@dataclass
+class Explanation:
+    """The explanation of one image for one target class."""
+
+    target: int
+    maps: np.ndarray  # (M, S, S) candidate maps in [0, 1]; M = 1 for ordinary methods, may be 0 for ADVISE
+    candidates: list[dict] = field(default_factory=list)  # metadata per candidate, e.g. {"peaks": 3, "units": 9}
+    info: dict = field(default_factory=dict)  # columns for the image's result row, e.g. the peak range
+    arrays: dict = field(default_factory=dict)  # per-image arrays worth keeping, e.g. every unit's score
+    seconds: float = float("nan")  # cost of this explanation (the first target of a call carries shared work)
+
+    def __post_init__(self):
+        if not self.candidates:
+            self.candidates = [{} for _ in range(len(self.maps))]
+
+
+@dataclass
+class Selection:
+    """One map per target, chosen among the candidates, and how."""
+
+    maps: np.ndarray  # (K, S, S): the chosen map for the first target, its counterparts for the others
+    info: dict = field(default_factory=dict)  # e.g. {"selection": "max-peaks", "selected_peaks": 4}
+    scores: dict | None = None  # the scorer's result for ``maps`` when the selection already computed it
+
+
+def counterparts(explanations: list[Explanation], key: str | None) -> list[np.ndarray]:
+    """For each candidate of the first explanation, its maps for every target, (K, S, S).
+
+    Candidates are matched across targets by their ``key`` metadata (ADVISE: the peak count). A target
+    with no candidate of that key gets a blank map; without a key, the single candidates pair up.
+    """
+    first = explanations[0]
+    out = []
+    for j, meta in enumerate(first.candidates):
+        maps = [first.maps[j]]
+        for other in explanations[1:]:
+            if key is None:
+                maps.append(other.maps[min(j, len(other.maps) - 1)])
+                continue
+            match = [i for i, m in enumerate(other.candidates) if m.get(key) == meta.get(key)]
+            maps.append(other.maps[match[0]] if match else np.zeros_like(first.maps[j]))
+        out.append(np.stack(maps))
+    return out
+
+
+# --------------------------------------------------------------------------- explainers
+
+
 class Explainer(ABC):
-    """Base class: subclasses set ``name``/``display_name`` and implement :meth:`_explain`."""
+    """Base class: subclasses set ``name``/``display_name``/``family`` and implement :meth:`explain_target`."""
 
     name: ClassVar[str]
     display_name: ClassVar[str]
     family: ClassVar[str]
+    # RunConfig field -> constructor keyword, for every option of this method a run can set.
+    config_options: ClassVar[dict[str, str]] = {}
+    candidate_key: ClassVar[str | None] = None  # metadata field that matches candidates across targets
 
-    def __init__(self, model: LoadedModel, score: str = "probability", relu: bool = True):
-        if score not in SCORES:
-            raise UserError(f"unknown score {score!r}; choose one of {', '.join(SCORES)}")
+    def __init__(self, model: LoadedModel):
         self.model = model
-        self.score = score
-        self.relu = relu  # False: the ablation without ReLU in map formation (negative evidence kept)
 
-    def explain(self, images, targets: Sequence[int]) -> np.ndarray:
-        images, targets = check_batch(images, targets, self.model.input_size)
-        maps = self._explain(images, targets)
-        if not np.all(np.isfinite(maps)):
-            raise FloatingPointError(f"{self.name}: the map contains NaN or inf")
-        return maps.astype(np.float32, copy=False)
-
-    __call__ = explain
+    # ------------------------------------------------------------ the two hooks
+    def prepare(self, images: np.ndarray) -> Any:
+        """Work that does not depend on the target class, shared by every target of a call."""
+        return self.model.preprocess(images)
 
     @abstractmethod
-    def _explain(self, images: np.ndarray, targets: np.ndarray) -> np.ndarray: ...
+    def explain_target(self, images: np.ndarray, targets: np.ndarray, prepared: Any) -> list[Explanation]:
+        """One :class:`Explanation` per image for ``targets`` (N,), using :meth:`prepare`'s result."""
+
+    # ------------------------------------------------------------ the public calls
+    def explain_candidates(self, images, targets) -> list[list[Explanation]]:
+        """Per image, one :class:`Explanation` per target (``targets`` of shape (N,) or (N, K))."""
+        images, targets = check_batch(images, targets, self.model.input_size)
+        n = len(images)
+        start = time.perf_counter()
+        prepared = self.prepare(images)
+        shared = (time.perf_counter() - start) / n
+        columns = []
+        for k in range(targets.shape[1]):
+            start = time.perf_counter()
+            explanations = self.explain_target(images, targets[:, k], prepared)
+            own = (time.perf_counter() - start) / n
+            for e in explanations:
+                if not np.all(np.isfinite(e.maps)):
+                    raise FloatingPointError(f"{self.name}: the map contains NaN or inf")
+                e.maps = e.maps.astype(np.float32, copy=False)
+                e.seconds = own + (shared if k == 0 else 0.0)
+            columns.append(explanations)
+        return [list(per_image) for per_image in zip(*columns, strict=True)]
+
+    def warm_up(self, images, targets) -> None:
+        """An untimed call that traces the compiled functions; methods whose full call is costly override it."""
+        self.explain_candidates(images, targets)
+
+    def select(self, explanations: list[Explanation], scorer: Scorer | None = None) -> Selection:
+        """One map per target. Ordinary methods have one candidate; ADVISE overrides this."""
+        return Selection(counterparts(explanations, self.candidate_key)[0])
+
+    def explain(self, images, targets) -> np.ndarray:
+        """Maps (N, S, S) for targets (N,), or (N, K, S, S) for targets (N, K). Each target's map is the
+        one a call for that target alone gives (no scorer: an evaluation-time selection refuses)."""
+        one_target = np.ndim(targets) <= 1
+        per_image = self.explain_candidates(images, targets)
+        maps = np.stack([[self.select([e]).maps[0] for e in row] for row in per_image])
+        return maps[:, 0] if one_target else maps
+
+    def explain_selected(self, images, targets, scorers: list[Scorer] | None = None) -> np.ndarray:
+        """What a run scores, (N, K, S, S): the map selected for the first target (a scoring selection
+        may use ``scorers[i]`` for image i) and, for the other targets, its counterparts."""
+        per_image = self.explain_candidates(images, targets)
+        scorers = scorers or [None] * len(per_image)
+        return np.stack([self.select(row, s).maps for row, s in zip(per_image, scorers, strict=True)])
+
+    __call__ = explain
 
 
 class CAMExplainer(Explainer):
@@ -110,9 +251,10 @@ class CAMExplainer(Explainer):
 
     family = "cam"
 
-    def _explain(self, images, targets):
-        return finalize_maps(self.low_res_maps(self.model.preprocess(images), targets), self.model.input_size)
+    def explain_target(self, images, targets, prepared):
+        maps = finalize_maps(self.low_res_maps(prepared, targets), self.model.input_size)
+        return [Explanation(int(t), m[None]) for t, m in zip(targets, maps, strict=True)]
 
     @abstractmethod
-    def low_res_maps(self, inputs: np.ndarray, targets: np.ndarray) -> np.ndarray:
-        """(N, h, w) maps at the feature layer's resolution, after ReLU. ``inputs`` are preprocessed."""
+    def low_res_maps(self, prepared, targets: np.ndarray) -> np.ndarray:
+        """(N, h, w) maps at the feature layer's resolution, after ReLU, from :meth:`prepare`'s result."""

@@ -117,3 +117,29 @@ def score_explanation(
         "blank_mask": bool(masked.max() == 0),
         **{f"raw_{k}": v for k, v in raw.items()},
     }
+
+
+class MapScorer:
+    """Every Table I metric for maps of one image: ``scorer(maps) -> dict``, ``maps`` (K >= 2, S, S) with
+    the map for the top-1 class first and for the top-2 class second (for Class Sensitivity).
+
+    It masks the image, predicts the masked image with ``predict`` (RGB 0..255 batch -> softmax) and
+    applies the protocol. Results are memoised by map content, so a candidate map scored for its own
+    row is not scored again when a selection rule asks for it.
+    """
+
+    def __init__(self, image: np.ndarray, probs: np.ndarray, predict, protocol: Protocol):
+        self.image, self.probs, self.predict, self.protocol = image, probs, predict, protocol
+        self._memo: dict[bytes, dict] = {}
+
+    def __call__(self, maps: np.ndarray) -> dict:
+        maps = np.asarray(maps, np.float32)
+        if maps.ndim != 3 or len(maps) < 2:
+            raise ValueError("MapScorer needs the top-1 and the top-2 map, shape (2, S, S)")
+        key = maps[:2].tobytes()
+        if key not in self._memo:
+            masked = masked_image(self.image, maps[0], self.protocol)
+            probs_masked = self.predict(masked[None])[0]
+            self._memo[key] = score_explanation(self.image, masked, maps[0], maps[1], self.probs, probs_masked,
+                                                self.protocol)
+        return dict(self._memo[key])

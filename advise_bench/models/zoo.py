@@ -84,9 +84,17 @@ ZOO: dict[str, ModelSpec] = {
 }
 
 
+SCORES = ("probability", "logit")  # what an explainer differentiates or weighs: softmax output or logits
+
+
 @dataclass
 class LoadedModel:
-    """A classifier ready to explain: softmax output, named explanation layer, preprocessing."""
+    """A classifier ready to explain: softmax output, named explanation layer, preprocessing.
+
+    Every prediction goes through one compiled forward per output kind (:meth:`forward`), traced once
+    for any batch size, so hot loops (Score-CAM, LIME, metrics) never pay ``model.predict``'s overhead
+    or a retrace.
+    """
 
     name: str
     model: object  # keras.Model whose output is a softmax over classes
@@ -95,6 +103,8 @@ class LoadedModel:
     preprocess_name: str
     weights_source: str
     preprocess: Callable[[np.ndarray], np.ndarray] = field(init=False, repr=False)
+    _networks: dict = field(init=False, repr=False, default_factory=dict)
+    _forwards: dict = field(init=False, repr=False, default_factory=dict)
 
     def __post_init__(self):
         self.preprocess = get_preprocessor(self.preprocess_name)
@@ -103,13 +113,42 @@ class LoadedModel:
     def is_random(self) -> bool:
         return self.weights_source == "random"
 
-    def predict(self, images: np.ndarray, batch_size: int = 32) -> np.ndarray:
-        """Softmax probabilities for RGB 0..255 images (N,H,W,3), without Keras progress bars."""
+    def network(self, score: str = "probability"):
+        """The Keras network whose output an explainer uses: the model (softmax) or its logits."""
+        if score not in SCORES:
+            raise UserError(f"unknown score {score!r}; choose one of {', '.join(SCORES)}")
+        if score not in self._networks:
+            self._networks[score] = self.model if score == "probability" else logits_model(self.model)
+        return self._networks[score]
+
+    def forward(self, inputs, score: str = "probability") -> np.ndarray:
+        """Outputs (softmax or logits) for *preprocessed* float32 inputs (N, S, S, 3), as NumPy."""
+        return self._compiled(score, lambda: self.network(score))(np.asarray(inputs, np.float32)).numpy()
+
+    def feature_map(self, inputs) -> np.ndarray:
+        """The explained layer's activations (N, h, w, C) for *preprocessed* inputs."""
+        import keras
+
+        def build():
+            return keras.Model(self.model.inputs, self.model.get_layer(self.layer).output)
+
+        return self._compiled("features", build)(np.asarray(inputs, np.float32)).numpy()
+
+    def _compiled(self, key: str, build: Callable):
+        """``build()``'s network as a tf.function over any batch size, built and traced once per key."""
+        if key not in self._forwards:
+            import tensorflow as tf
+
+            net = build()
+            spec = tf.TensorSpec((None, *self.model.input_shape[1:]), tf.float32)
+            self._forwards[key] = tf.function(lambda x: net(x, training=False), input_signature=[spec])
+        return self._forwards[key]
+
+    def predict(self, images: np.ndarray, batch_size: int = 32, score: str = "probability") -> np.ndarray:
+        """Softmax probabilities (or logits) for RGB 0..255 images (N,H,W,3), in batches."""
         images = np.asarray(images)
-        outs = [
-            np.asarray(self.model(self.preprocess(images[i : i + batch_size]), training=False))
-            for i in range(0, len(images), batch_size)
-        ]
+        outs = [self.forward(self.preprocess(images[i : i + batch_size]), score)
+                for i in range(0, len(images), batch_size)]
         return np.concatenate(outs, axis=0) if outs else np.zeros((0, self.model.output_shape[-1]), np.float32)
 
 

@@ -1,55 +1,31 @@
 """``advise-bench run``: every method over every image, one CSV row per (image, method).
 
-Rows go to ``<out>/<model>/<method>[.shard-K-of-N].csv``; ADVISE also writes its per-group rows
-(``advise_groups*.csv``) and every unit's relevance score (``advise_units/<image>.npz``).
-Runs resume: (image, method) pairs already in a CSV are skipped.
+Each method explains the top-1 and the top-2 class in one call (``explain_candidates``), so work that
+does not depend on the class is done once. Every method goes through the same path: the explainer's
+selection picks one map per target (a method with several candidate maps may hand them to the
+evaluation's scorer), and the chosen map is scored.
+
+Rows go to ``<out>/<model>/<method>[.shard-K-of-N].csv``. A method that can return several candidate
+maps also writes one row per candidate (``<method>_groups*.csv``) and its per-image arrays
+(``<method>_units/<image>.npz``). Runs resume: (image, method) pairs already in a CSV are skipped.
 """
 
 from __future__ import annotations
 
 import logging
 import os
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
+from ..config import RunConfig
 from ..errors import ImageError, UserError
 
 log = logging.getLogger(__name__)
 
-ADVISE_DEFAULT_SELECTION = "oracle-avx"
+CANDIDATE_METRICS = ("AD", "SSIM", "FSIM", "MSE", "AVX", "CS_r", "Hit", "penalty")
 
-
-@dataclass
-class RunConfig:
-    model: str | None = "mobilenet_v2"
-    weights: str = "imagenet"
-    model_file: str | None = None
-    layer: str | None = None
-    input_size: int | None = None
-    preprocess: str | None = None
-    methods: tuple[str, ...] = ()
-    data: str = "auto"
-    ground_truth: str | None = None
-    limit: int | None = None
-    subset_seed: int | None = None
-    resize: str = "stretch"
-    protocol: str = "reference"
-    device: str = "cpu"
-    batch_size: int = 1
-    shard: tuple[int, int] = (0, 1)
-    out: str = "results"
-    seed: int = 0
-    score: str = "probability"
-    advise_selection: str = ADVISE_DEFAULT_SELECTION
-    advise_source: str = "activations"
-    lime_samples: int = 1000
-    lime_batch_size: int = 100
-    scorecam_batch_size: int = 32
-    scorecam_max_n: int | None = None
-    noise_density: float = 0.0  # salt-and-pepper ablation; 0 = clean images
-    relu: bool = True  # False: ablation without ReLU in map formation
+__all__ = ["Run", "RunConfig", "parse_shard", "run", "salt_and_pepper"]
 
 
 def parse_shard(text: str | None) -> tuple[int, int]:
@@ -73,30 +49,16 @@ def shard_suffix(shard: tuple[int, int]) -> str:
 
 
 def method_file(name: str) -> str:
-    return name.replace("+", "p")  # gradcam++ -> gradcampp.csv
-
-
-def build_explainers(cfg: RunConfig, loaded) -> dict:
-    from ..explainers import get_explainer
-
-    opts = {
-        "advise": {"relevance_source": cfg.advise_source,
-                   "selection": cfg.advise_selection if cfg.advise_selection != "oracle-avx" else "max-peaks"},
-        "lime": {"num_samples": cfg.lime_samples, "batch_size": cfg.lime_batch_size, "seed": cfg.seed},
-        "scorecam": {"batch_size": cfg.scorecam_batch_size, "max_n": cfg.scorecam_max_n},
-    }
-    return {m: get_explainer(m, loaded, score=cfg.score, relu=cfg.relu, **opts.get(m, {})) for m in cfg.methods}
+    return name.replace("+", "p")  # "++" is not welcome in file names: gradcam++ -> gradcampp.csv
 
 
 def prepare(cfg: RunConfig):
     """Validate everything cheap before the model loads, so bad arguments fail fast."""
     from ..data import RESIZE_MODES, resolve_source, select_subset
-    from ..explainers import METHOD_NAMES
+    from ..explainers import check_methods
     from ..metrics.protocol import get_protocol
 
-    unknown = [m for m in cfg.methods if m not in METHOD_NAMES]
-    if unknown:
-        raise UserError(f"unknown method(s) {', '.join(unknown)}; choose from {', '.join(METHOD_NAMES)}")
+    cfg.methods = check_methods(cfg.methods)
     if cfg.resize not in RESIZE_MODES:
         raise UserError(f"unknown resize mode {cfg.resize!r}")
     if cfg.batch_size < 1:
@@ -112,14 +74,11 @@ class Run:
     """One model, one protocol, many methods; call :meth:`execute`."""
 
     def __init__(self, cfg: RunConfig, progress: bool = True):
+        from ..explainers import explainer_from_config
         from ..models.zoo import load_model
         from .device import device_name, select_device
 
         self.cfg = cfg
-        if not cfg.methods:
-            from ..explainers import METHOD_NAMES
-
-            cfg.methods = tuple(METHOD_NAMES)
         self.protocol, self.source, self.records = prepare(cfg)
         select_device(cfg.device)
         self.device = device_name(cfg.device)
@@ -127,7 +86,7 @@ class Run:
             cfg.model, cfg.weights, model_file=cfg.model_file, layer=cfg.layer,
             input_size=cfg.input_size, preprocess=cfg.preprocess,
         )
-        self.explainers = build_explainers(cfg, self.model)
+        self.explainers = {m: explainer_from_config(m, self.model, cfg) for m in cfg.methods}
         self.out_dir = Path(cfg.out) / self.model.name
         self.suffix = shard_suffix(cfg.shard)
         self.progress = progress
@@ -148,9 +107,10 @@ class Run:
             weights=self.model.weights_source, layer=self.model.layer, protocol=self.protocol.describe(),
             images=len(self.records),
         )
-        writers = {m: RowWriter(self.path(m)) for m in self.cfg.methods}
+        self.writers = {m: RowWriter(self.path(m)) for m in self.cfg.methods}
+        self.candidate_writers = {m: RowWriter(self.path(f"{m}_groups")) for m, e in self.explainers.items()
+                                  if e.candidate_key is not None}
         done = {m: done_ids(self.path(m)) for m in self.cfg.methods}
-        self.group_writer = RowWriter(self.path("advise_groups")) if "advise" in self.cfg.methods else None
         todo = [r for r in self.records if any(r.image_id not in done[m] for m in self.cfg.methods)]
         counts = {"images": len(self.records), "skipped_done": len(self.records) - len(todo), "ok": 0, "error": 0}
         bs = self.cfg.batch_size
@@ -166,7 +126,7 @@ class Run:
             for method in self.cfg.methods:
                 pending = [r for r in chunk if r.image_id not in done[method]]
                 for row in self._method_rows(method, pending, images, bad, probs):
-                    writers[method].write(row)
+                    self.writers[method].write(row)
                     counts["ok" if row["status"] == "ok" else "error"] += 1
             bar.update(len(chunk))
         bar.close()
@@ -187,16 +147,15 @@ class Run:
         return images, bad
 
     def _warm_up(self, todo) -> None:
-        """One untimed call per cheap method, so graph tracing is not billed to the first image.
-        Score-CAM and LIME are skipped: their per-image cost dwarfs the one-off tracing."""
+        """One untimed call per method, so graph tracing is not billed to the first image. Explainers
+        keep no per-image state, so nothing of this call makes a later one cheaper."""
         images, _ = self._load(todo[:1])
         if not images:
             return
         x = next(iter(images.values()))[None]
-        t = self.model.predict(x).argmax(1)
-        for m, exp in self.explainers.items():
-            if m not in ("scorecam", "lime"):
-                exp(x, t)
+        targets = np.argsort(-self.model.predict(x), axis=1)[:, :2]
+        for exp in self.explainers.values():
+            exp.warm_up(x, targets)
 
     def _base_row(self, r, method: str) -> dict:
         return {
@@ -223,86 +182,51 @@ class Run:
         return rows
 
     def _explain_and_score(self, method, records, images, probs) -> list[dict]:
-        from ..metrics.protocol import masked_image, score_explanation
-        from .device import Timer
+        from ..metrics.protocol import MapScorer
 
         order = np.argsort(-probs, axis=1)
-        top1, top2 = order[:, 0], order[:, 1]
         exp = self.explainers[method]
-        n = len(images)
-        if method == "advise":
-            with Timer() as t1:
-                groups1 = exp.groups(images, top1)
-            with Timer() as t2:
-                groups2 = exp.groups(images, top2)
-        else:
-            with Timer() as t1:
-                maps1 = exp(images, top1)
-            with Timer() as t2:
-                maps2 = exp(images, top2)
+        per_image = exp.explain_candidates(images, order[:, :2])
         rows = []
         for i, r in enumerate(records):
-            base = {
+            explanations = per_image[i]
+            scorer = MapScorer(images[i], probs[i], self.model.predict, self.protocol)
+            if method in self.candidate_writers:
+                self._write_candidates(method, r, explanations, scorer, exp.candidate_key)
+            selection = exp.select(explanations, scorer)
+            scores = selection.scores or scorer(selection.maps)
+            self._save_arrays(method, r, explanations[0])
+            rows.append({
                 **self._base_row(r, method),
                 "top5": ";".join(str(int(c)) for c in order[i, :5]),
                 "top5_probs": ";".join(f"{probs[i, c]:.6g}" for c in order[i, :5]),
-                "target": int(top1[i]), "target2": int(top2[i]),
-                "time_s": t1.seconds / n, "time_top2_s": t2.seconds / n,
-            }
-            if method == "advise":
-                scores = self._score_advise(r, images[i], probs[i], groups1[i], groups2[i], base)
-            else:
-                masked = masked_image(images[i], maps1[i], self.protocol)
-                pm = self.model.predict(masked[None])[0]
-                scores = score_explanation(images[i], masked, maps1[i], maps2[i], probs[i], pm, self.protocol)
-            rows.append({**base, **scores, "status": "ok", "error": ""})
+                "target": int(order[i, 0]), "target2": int(order[i, 1]),
+                "time_s": explanations[0].seconds, "time_top2_s": explanations[1].seconds,
+                **scores, **explanations[0].info, **selection.info, "status": "ok", "error": "",
+            })
         return rows
 
-    def _score_advise(self, record, image, probs, g1, g2, base) -> dict:
-        """Score every group; pick one by the configured rule (oracle-avx looks at AVX itself)."""
-        from ..metrics.protocol import masked_image, score_explanation
+    def _write_candidates(self, method, record, explanations, scorer, key) -> None:
+        from ..explainers.base import counterparts
 
-        self._save_unit_scores(record, g1)
-        lo, hi = g1.peak_range
-        if len(g1.maps) == 0:  # every group's map was empty: nothing kept, score a blank map
-            blank = np.zeros(image.shape[:2], np.float32)
-            masked = masked_image(image, blank, self.protocol)
-            pm = self.model.predict(masked[None])[0]
-            res = score_explanation(image, masked, blank, blank, probs, pm, self.protocol)
-            return {**res, "peak_min": lo, "peak_max": hi, "groups": 0, "selected_peaks": "", "selection": "none"}
-        by_peak2 = dict(zip(g2.peak_counts.tolist(), g2.maps, strict=True))
-        masked = np.stack([masked_image(image, m, self.protocol) for m in g1.maps])
-        pm = self.model.predict(masked)
-        results = []
-        for j, (peaks, units, m) in enumerate(zip(g1.peak_counts, g1.unit_counts, g1.maps, strict=True)):
-            m2 = by_peak2.get(int(peaks), np.zeros_like(m))
-            res = score_explanation(image, masked[j], m, m2, probs, pm[j], self.protocol)
-            results.append(res)
-            self.group_writer.write({
+        first = explanations[0]
+        for meta, maps in zip(first.candidates, counterparts(explanations, key), strict=True):
+            res = scorer(maps)
+            self.candidate_writers[method].write({
                 "image_id": record.image_id, "model": self.model.name, "protocol": self.protocol.name,
-                "target": base["target"], "peaks": int(peaks), "units": int(units),
-                **{k: res[k] for k in ("AD", "SSIM", "FSIM", "MSE", "AVX", "CS_r", "Hit", "penalty")},
+                "target": first.target, **meta, **{k: res[k] for k in CANDIDATE_METRICS},
             })
-        if self.cfg.advise_selection == "oracle-avx":
-            pick = int(np.argmax([r["AVX"] for r in results]))
-        elif self.cfg.advise_selection == "max-peaks":
-            pick = int(np.argmax(g1.peak_counts))
-        else:  # "all": the explainer's combined map is scored as one more candidate
-            combined, combined2 = g1.select("all"), g2.select("all")
-            mk = masked_image(image, combined, self.protocol)
-            pmk = self.model.predict(mk[None])[0]
-            return {**score_explanation(image, mk, combined, combined2, probs, pmk, self.protocol),
-                    "peak_min": lo, "peak_max": hi, "groups": len(results), "selected_peaks": "all",
-                    "selection": "all"}
-        return {**results[pick], "peak_min": lo, "peak_max": hi, "groups": len(results),
-                "selected_peaks": int(g1.peak_counts[pick]), "selection": self.cfg.advise_selection}
 
-    def _save_unit_scores(self, record, groups) -> None:
-        folder = self.out_dir / "advise_units"
+    def _save_arrays(self, method, record, explanation) -> None:
+        """The explanation's per-image arrays plus its candidates' metadata (``candidate_<field>``)."""
+        if not explanation.arrays:
+            return
+        fields = dict.fromkeys(k for c in explanation.candidates for k in c)
+        meta = {f"candidate_{k}": np.array([c.get(k) for c in explanation.candidates]) for k in fields}
+        folder = self.out_dir / f"{method_file(method)}_units"
         folder.mkdir(exist_ok=True)
         tmp = folder / f"{record.image_id}.tmp.npz"
-        np.savez_compressed(tmp, unit_scores=groups.unit_scores.astype(np.int16),
-                            peak_counts=groups.peak_counts, unit_counts=groups.unit_counts)
+        np.savez_compressed(tmp, **explanation.arrays, **meta)
         tmp.replace(folder / f"{record.image_id}.npz")
 
 

@@ -1,7 +1,7 @@
 """Crash-safe, resumable CSV rows: one ``os.write`` + fsync per row, torn tails repaired on open.
 
 A process killed at any moment (kill -9 included) leaves at most a torn last line, which
-:func:`open_rows` truncates, so the file always parses and resuming redoes only that row.
+:class:`RowWriter` and :func:`done_ids` truncate, so the file always parses and resuming redoes only that row.
 """
 
 from __future__ import annotations
@@ -21,7 +21,8 @@ def _repair_tail(path: Path) -> None:
 
 
 class RowWriter:
-    """Appends dict rows to a CSV whose header is fixed by the first row written."""
+    """Appends dict rows to a CSV. The header grows when a row brings new columns (e.g. the first rows
+    were error rows): the file is then rewritten once, atomically, so no column is ever dropped."""
 
     def __init__(self, path: Path, columns: list[str] | None = None):
         self.path = Path(path)
@@ -33,6 +34,9 @@ class RowWriter:
     def write(self, row: dict) -> None:
         if self.columns is None:
             self.columns = list(row)
+        new = [k for k in row if k not in self.columns]
+        if new:
+            self._widen(new)
         buf = io.StringIO()
         writer = csv.DictWriter(buf, fieldnames=self.columns, extrasaction="ignore", lineterminator="\n")
         fresh = not self.path.exists() or self.path.stat().st_size == 0
@@ -45,6 +49,21 @@ class RowWriter:
             os.fsync(fd)
         finally:
             os.close(fd)
+
+    def _widen(self, new: list[str]) -> None:
+        self.columns = self.columns + new
+        if not self.path.exists() or self.path.stat().st_size == 0:
+            return
+        with open(self.path, newline="") as fh:
+            rows = list(csv.DictReader(fh))
+        tmp = self.path.with_suffix(".widen.tmp")
+        with open(tmp, "w", newline="") as fh:
+            writer = csv.DictWriter(fh, fieldnames=self.columns, lineterminator="\n")
+            writer.writeheader()
+            writer.writerows(rows)
+            fh.flush()
+            os.fsync(fh.fileno())
+        tmp.replace(self.path)
 
 
 def read_header(path: Path) -> list[str] | None:
