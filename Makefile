@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 PRESET ?= vgg16
 RESULTS = $(shell $(BIN)/python -c "from advise_bench.runner.presets import load_preset; print(load_preset('configs/$(PRESET).toml').get('out','results'))" 2>/dev/null)
 
-.PHONY: install test lint demo reproduce bench clean
+.PHONY: install test lint demo reproduce bench slurm-test clean
 
 install: $(BIN)/advise-bench
 
@@ -36,6 +36,10 @@ bench: install
 	cd scripts && ../$(BIN)/python bench_methods.py
 	cd scripts && ../$(BIN)/python bench_run.py
 	cd scripts && ../$(BIN)/python bench_fsim.py
+
+# A real one-node Slurm on localhost (installs slurm-wlm and munge with apt-get if absent; needs root).
+slurm-test: install
+	bash scripts/slurm_test.sh
 
 clean:
 	rm -rf results/demo results/ci .pytest_cache

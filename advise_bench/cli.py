@@ -125,6 +125,31 @@ def report(
     typer.echo("written: " + ", ".join(str(p) for p in paths.values()))
 
 
+@app.command(context_settings={"allow_extra_args": True, "ignore_unknown_options": True})
+def slurm(
+    ctx: typer.Context,
+    preset: Annotated[str, typer.Argument(help="preset name (configs/NAME.toml) or a .toml file")],
+    shards: Annotated[int | None, typer.Option(help="array tasks; each runs one shard of the images")] = None,
+    device: Annotated[str, typer.Option(help="cpu | gpu (gpu requests --gres=gpu:1 per task)")] = "cpu",
+    weights: Annotated[str | None, typer.Option(help="weights file for every task (default: the preset's)")] = None,
+    out: Annotated[str | None, typer.Option(help="results folder (default: the preset's)")] = None,
+    logs: Annotated[Path, typer.Option(help="folder for the jobs' logs (created)")] = Path("logs"),
+):
+    """Submit a preset as a Slurm job array plus a `report` job that runs when the array ends.
+
+    Options after the preset that are not listed here go to sbatch (e.g. --partition=X --time=12:00:00).
+    """
+    from .runner.slurm import plan_submission, submit
+
+    sub = plan_submission(preset, shards, device=device, weights=weights, out=out, logs=logs,
+                          sbatch_args=tuple(ctx.args))
+    ids = submit(sub)
+    typer.echo(f"weights: {ids['weights']}")
+    typer.echo(f"array job {ids['array']}: {sub.shards} tasks of preset {sub.preset.stem} on {sub.device}; "
+               f"logs: {sub.logs}/{sub.name}-{ids['array']}_<task>.out")
+    typer.echo(f"report job {ids['report']}: runs when job {ids['array']} ends; table: {sub.table}")
+
+
 def _register_analysis_commands() -> None:
     from .analysis.commands import ablate_command, sanity_command, show_command
 

@@ -169,6 +169,14 @@ def _weights_kind(weights: str) -> str:
     return "file"
 
 
+def resolve_weights(spec: ModelSpec, weights: str) -> tuple[str, str]:
+    """(weights, kind) with kind imagenet | random | file; ``imagenet`` becomes the shared file when there is one."""
+    kind = _weights_kind(weights)
+    if kind == "imagenet" and spec.shared_weights and shared_path("models", spec.shared_weights):
+        return str(shared_path("models", spec.shared_weights)), "file"
+    return weights, kind
+
+
 def load_model(
     name: str | None = None,
     weights: str = "imagenet",
@@ -186,9 +194,7 @@ def load_model(
         raise UserError("pass --model NAME or --model-file FILE")
     spec = get_spec(name)
     size = input_size or spec.input_size
-    kind = _weights_kind(weights)
-    if kind == "imagenet" and spec.shared_weights and shared_path("models", spec.shared_weights):
-        weights, kind = str(shared_path("models", spec.shared_weights)), "file"
+    weights, kind = resolve_weights(spec, weights)
     if kind == "random":
         warnings.warn(
             f"{name}: random weights -- maps and metrics from an untrained network mean nothing "

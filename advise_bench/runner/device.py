@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import platform
 import sys
@@ -9,6 +10,8 @@ import time
 
 from .._tf import import_tensorflow_quietly
 from ..errors import UserError
+
+log = logging.getLogger(__name__)
 
 DEVICES = ("cpu", "gpu")
 
@@ -30,9 +33,17 @@ def select_device(device: str) -> None:
             import_tensorflow_quietly()
         return
     tf = import_tensorflow_quietly()
-
-    if not tf.config.list_physical_devices("GPU"):
+    gpus = tf.config.list_physical_devices("GPU")
+    if not gpus:
         raise UserError("--device gpu: TensorFlow sees no GPU on this machine (use --device cpu)")
+    # Memory growth instead of TensorFlow's default (reserve nearly all GPU memory), so several
+    # processes, e.g. array tasks or ablation runs, can share one GPU.
+    for gpu in gpus:
+        try:
+            tf.config.experimental.set_memory_growth(gpu, True)
+        except RuntimeError:  # this process already used the GPU: growth is fixed from then on
+            log.warning("--device gpu: TensorFlow already initialised the GPU; memory growth not set")
+            break
 
 
 def device_name(device: str) -> str:
