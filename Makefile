@@ -35,6 +35,7 @@ bench: install
 	cd scripts && ../$(BIN)/python bench_kde.py
 	cd scripts && ../$(BIN)/python bench_methods.py
 	cd scripts && ../$(BIN)/python bench_fsim.py
+	cd scripts && ../$(BIN)/python bench_faithfulness.py
 
 clean:
 	rm -rf results/demo results/ci .pytest_cache

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import argparse
 
-from bench_common import images, median_seconds, model
+from bench_common import median_seconds, model_images_targets
 
 from advise_bench.explainers import get_explainer
 
@@ -28,9 +28,7 @@ def main() -> None:
     args = ap.parse_args()
     print(f"{'model':13s} {'method':10s} {'batch 1 s/img':>14s} {f'batch {args.batch} s/img':>14s}")
     for name in args.models:
-        loaded = model(name)
-        x = images(max(args.images, args.batch), loaded.input_size)
-        t = loaded.predict(x).argmax(1)
+        loaded, x, t = model_images_targets(name, max(args.images, args.batch))
         fwd = median_seconds(lambda i: loaded.predict(x[i:i + 1]), list(range(args.images)))
         print(f"{name:13s} {'forward':10s} {fwd:14.3f}")
         for method in ("gradcam", "gradcam++", "layercam", "advise", "scorecam", "lime"):
