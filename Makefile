@@ -36,6 +36,7 @@ bench: install
 	cd scripts && ../$(BIN)/python bench_methods.py
 	cd scripts && ../$(BIN)/python bench_run.py
 	cd scripts && ../$(BIN)/python bench_fsim.py
+	cd scripts && ../$(BIN)/python bench_faithfulness.py
 
 # A real one-node Slurm on localhost (installs slurm-wlm and munge with apt-get if absent; needs root).
 slurm-test: install

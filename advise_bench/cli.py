@@ -110,18 +110,19 @@ def run(
 @app.command()
 def report(
     results: Annotated[Path, typer.Argument(help="results folder written by `run`")] = Path("results"),
-    out: Annotated[Path | None, typer.Option(help="where to write table1.{md,csv,tex} (default: RESULTS)")] = None,
+    out: Annotated[Path | None, typer.Option(help="where to write the report files (default: RESULTS)")] = None,
+    plot: Annotated[bool, typer.Option("--plot", help="also write report.png: mean ± CI per method and metric")] = False,
+    paper: Annotated[bool, typer.Option("--paper", help="also print the paper's whole Table I")] = False,
+    bootstrap_resamples: Annotated[int, typer.Option(help="bootstrap resamples for the paired CIs")] = 10_000,
+    seed: Annotated[int, typer.Option(help="seed of the bootstrap")] = 0,
 ):
-    """Aggregate the run CSVs into Table I, side by side with the paper's numbers."""
-    from .report.table import build_report, paper_markdown
+    """Table I with 95% CIs, paired ADVISE-vs-baseline tests, method ranks; the paper's values where it has them."""
+    from .report.table import build_report
 
-    merged, paths = build_report(results, out)
-    typer.echo(paths["markdown"].read_text())
-    if merged["paper_AVX"].isna().all():
-        typer.echo("No architecture of this run is in the paper; the published Table I for comparison:\n")
-    else:
-        typer.echo("Deltas (ours - paper) are in table1.csv (delta_* columns). The published Table I:\n")
-    typer.echo(paper_markdown())
+    if bootstrap_resamples < 1000:
+        raise UserError("--bootstrap-resamples must be at least 1000")
+    _, paths = build_report(results, out, plot=plot, paper=paper, n_resamples=bootstrap_resamples, seed=seed)
+    typer.echo(paths["report"].read_text())
     typer.echo("written: " + ", ".join(str(p) for p in paths.values()))
 
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import argparse
 
-from bench_common import images, layer_features, median_seconds, model
+from bench_common import layer_features, median_seconds, model_images_targets
 from bench_kde import time_kde
 
 from advise_bench.explainers import get_explainer
@@ -22,9 +22,7 @@ def main() -> None:
     print(f"{'model':14s} {'weights':9s} {'C':>5s} {'Grad-CAM s':>11s} {'ADVISE s':>9s} {'ratio':>6s}"
           f" {'KDE s':>7s} {'KDE ref. s':>11s} {'ssdensity s':>12s} {'KDE speed-up':>13s}")
     for name in args.models:
-        loaded = model(name)
-        x = images(args.images, loaded.input_size)
-        targets = loaded.predict(x).argmax(1)
+        loaded, x, targets = model_images_targets(name, args.images)
         pairs = list(zip(x, targets, strict=True))
         gradcam = get_explainer("gradcam", loaded)
         advise = get_explainer("advise", loaded, selection="max-peaks")

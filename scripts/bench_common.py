@@ -33,6 +33,13 @@ def model(name: str):
         return load_model(name, "random")
 
 
+def model_images_targets(name: str, n: int):
+    """The zoo model, its first n images and their top-1 classes: what every benchmark starts from."""
+    loaded = model(name)
+    x = images(n, loaded.input_size)
+    return loaded, x, loaded.predict(x).argmax(1)
+
+
 def layer_features(loaded, x: np.ndarray) -> np.ndarray:
     """The explained layer's activations of the first image of ``x``, as the KDE takes them: (C, Z)."""
     import keras

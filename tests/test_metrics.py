@@ -177,3 +177,24 @@ def test_fsim_of_a_mask_that_keeps_nothing_is_zero():
     img = data.astronaut()[:64, :64]
     assert core.fsim(img, np.zeros_like(img)) == 0.0
     assert core.fsim(np.zeros_like(img), np.zeros_like(img)) == 1.0
+
+
+def test_degenerate_images_are_constant_per_channel():
+    black = np.zeros((4, 5, 3), np.uint8)
+    white = np.full((4, 5, 3), 255, np.uint8)
+    flat_colour = np.broadcast_to(np.array([10, 200, 30], np.uint8), (4, 5, 3))  # channels differ, each flat
+    assert core.is_degenerate_image(black) and core.is_degenerate_image(white)
+    assert core.is_degenerate_image(flat_colour) and core.is_degenerate_image(np.full((3, 3), 7, np.uint8))
+    one_pixel_off = white.copy()
+    one_pixel_off[3, 4, 2] = 254
+    assert not core.is_degenerate_image(one_pixel_off)
+    assert not core.is_degenerate_image(np.arange(9, dtype=np.uint8).reshape(3, 3))
+
+
+def test_row_status_checks_the_image_before_the_map():
+    image = np.arange(12, dtype=np.uint8).reshape(2, 2, 3)
+    flat_map, good_map = np.full((2, 2), 0.3), np.array([[0.0, 1.0], [0.5, 0.2]])
+    assert core.row_status(np.zeros((2, 2, 3), np.uint8), flat_map) == core.STATUS_DEGENERATE_IMAGE
+    assert core.row_status(image, flat_map) == core.STATUS_DEGENERATE_MAP == "degenerate_map"
+    assert core.row_status(image, good_map) == core.STATUS_OK
+    assert core.STATUS_DEGENERATE_IMAGE == "degenerate_image"

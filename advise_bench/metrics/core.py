@@ -37,8 +37,23 @@ METRICS: dict[str, MetricInfo] = {
         MetricInfo("AVX", True, 0.0, 1.0, "harmonic mean of SSIM, FSIM, 1-MSE and 1-AD"),
         MetricInfo("Hit", True, 0.0, 1.0, "top-1 class is in the masked image's top-5"),
         MetricInfo("CS", True, 0.0, 1.0, "class-sensitivity check passes: |r(top-1 map, top-2 map)| <= 0.55"),
+        # Opt-in faithfulness curves (Petsiuk et al., RISE, 2018); computed in metrics/faithfulness.py.
+        MetricInfo("deletion_auc", False, 0.0, 1.0,
+                   "area under the target's probability as pixels are blacked out in map order"),
+        MetricInfo("insertion_auc", True, 0.0, 1.0,
+                   "area under the target's probability as pixels are restored onto a blurred copy in map order"),
     )
 }
+
+# --------------------------------------------------------------------------- row status
+# Every per-image result row carries one of these. Only "ok" rows enter a mean; the report counts the others.
+STATUS_OK = "ok"
+STATUS_ERROR = "error"
+# A constant input image (every pixel equal, per channel): every method scores a meaningless perfect AVX on it.
+STATUS_DEGENERATE_IMAGE = "degenerate_image"
+# A constant map: the protocol cannot score it (it keeps all or nothing of the image, and its CS r is undefined).
+STATUS_DEGENERATE_MAP = "degenerate_map"
+STATUSES = (STATUS_OK, STATUS_ERROR, STATUS_DEGENERATE_IMAGE, STATUS_DEGENERATE_MAP)
 
 # --------------------------------------------------------------------------- masking
 
@@ -123,6 +138,21 @@ def cs_passes(r: float, constant_map: bool, threshold: float = 0.55) -> bool:
 
 def is_constant(saliency: np.ndarray) -> bool:
     return bool(np.ptp(saliency) == 0)
+
+
+def is_degenerate_image(image: np.ndarray) -> bool:
+    """Whether every channel of an (H, W, C) or (H, W) image holds one value: black, white, any flat colour."""
+    pixels = np.asarray(image).reshape(-1, image.shape[-1] if np.ndim(image) == 3 else 1)
+    return bool((pixels == pixels[:1]).all())
+
+
+def row_status(image: np.ndarray, saliency: np.ndarray) -> str:
+    """The status of one (image, map) row before scoring: a degenerate image, a degenerate map, or ok."""
+    if is_degenerate_image(image):
+        return STATUS_DEGENERATE_IMAGE
+    if is_constant(saliency):
+        return STATUS_DEGENERATE_MAP
+    return STATUS_OK
 
 
 def hit(top1: int, probs_masked: np.ndarray, k: int = 5) -> bool:

@@ -2,18 +2,37 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
 from ..errors import UserError
-from ..metrics.core import METRICS
+from ..metrics.core import METRICS, STATUS_DEGENERATE_IMAGE, STATUS_DEGENERATE_MAP, STATUS_OK
 from ..metrics.summary import MeanCI
 from ..paths import RESOURCES
 
 TABLE_METRICS = ("AD", "SSIM", "FSIM", "MSE", "AVX")
+# Opt-in metrics (`run --extra-metrics`): reported when the rows carry them.
+OPTIONAL_METRICS = ("deletion_auc", "insertion_auc")
 EXTRA_RATES = ("Hit", "CS_pass")
+TIME_COLUMNS = ("time_gpu_s", "time_cpu_s")
+UNTRAINED = "random"
+UNTRAINED_NOTE = "untrained: timing only"
+ADVISE = "advise"
+
+CI_FOOTNOTE = ("± is the half-width of the 95% confidence interval of the mean over the n images (Student t); "
+               "it is not a standard deviation.")
+PAPER_FOOTNOTE = ("(paper x) is the value published in the paper's Table I (made with the authors' reference code), "
+                  "shown only for architectures the paper reports and never for untrained weights.")
+PAPER_TIE_FOOTNOTE = ("In the paper's Table I, LIME's AD, SSIM, FSIM, MSE and AVX repeat Grad-CAM's exactly in all "
+                      "four architectures; only the times differ.")
+STATUS_FOOTNOTE = ("n counts the images scored (status ok). Means use those only: error rows, constant input images "
+                   "(degenerate image) and constant maps (degenerate map) are counted, never averaged.")
+TIME_FOOTNOTE = "Time: mean seconds per image (top-1 map) on GPU / CPU; — where no row ran on that device."
+UNTRAINED_FOOTNOTE = (f"'{UNTRAINED_NOTE}': the run used --weights random; its metric values say nothing about the "
+                      "methods, only its times are meaningful.")
 
 
 def display_name(method: str) -> str:
@@ -23,18 +42,36 @@ def display_name(method: str) -> str:
     return cls.display_name if cls else method
 
 
+def folder_weights(folder: Path) -> str:
+    """The weights a model folder was run with, from its ``run*.json`` ("random" = untrained, "" if unknown)."""
+    sources = set()
+    for manifest in sorted(Path(folder).glob("run*.json")):
+        try:
+            doc = json.loads(manifest.read_text())
+        except (OSError, ValueError):
+            continue
+        sources.add(str(doc.get("config", {}).get("weights") or doc.get("weights") or ""))
+    sources.discard("")
+    return UNTRAINED if UNTRAINED in sources else ", ".join(sorted(sources))
+
+
 def load_rows(results_dir: Path) -> pd.DataFrame:
-    """Every per-image row under ``results_dir`` (``<model>/<method>[.shard-*].csv``), shards merged."""
+    """Every per-image row under ``results_dir`` (``<model>/<method>[.shard-*].csv``), shards merged.
+
+    Each row also gets ``weights``: the weights its folder's ``run.json`` records."""
     results_dir = Path(results_dir)
     if not results_dir.is_dir():
         raise UserError(f"{results_dir}: no such results folder (run `advise-bench run` first)")
     frames = []
+    weights = {}
     for csv in sorted(results_dir.glob("*/*.csv")):
-        if csv.name.startswith(("advise_groups", "table", "ablation", "sanity")):
+        if csv.name.startswith(("advise_groups", "table", "ablation", "sanity", "comparisons", "ranks", "rank_tests")):
             continue
         df = pd.read_csv(csv, dtype={"image_id": str})
         if {"image_id", "method", "status"} <= set(df.columns):
-            frames.append(df)
+            if csv.parent not in weights:
+                weights[csv.parent] = folder_weights(csv.parent)
+            frames.append(df.assign(weights=weights[csv.parent]))
     if not frames:
         raise UserError(f"{results_dir}: no result CSVs found")
     rows = pd.concat(frames, ignore_index=True)
@@ -42,42 +79,91 @@ def load_rows(results_dir: Path) -> pd.DataFrame:
     return rows.drop_duplicates(subset=["model", "protocol", "method", "image_id"], keep="last")
 
 
+def metric_columns(rows: pd.DataFrame) -> tuple[str, ...]:
+    """Table I's metrics, then the opt-in ones that any row carries."""
+    extra = tuple(m for m in OPTIONAL_METRICS if m in rows and pd.to_numeric(rows[m], errors="coerce").notna().any())
+    return TABLE_METRICS + extra
+
+
+def numeric(rows: pd.DataFrame, column: str) -> pd.Series:
+    """A metric column as floats (True/False as 1/0; NaN where absent), so old result folders still report."""
+    if column not in rows:
+        return pd.Series(np.nan, index=rows.index, dtype=float)
+    values = rows[column]
+    if values.dtype == object:
+        values = values.replace({"True": 1.0, "False": 0.0, True: 1.0, False: 0.0})
+    return pd.to_numeric(values, errors="coerce").astype(float)
+
+
+def is_untrained(weights) -> bool:
+    return str(weights) == UNTRAINED
+
+
+def untrained_mask(frame: pd.DataFrame) -> pd.Series:
+    """Rows made with untrained weights (all False for frames without a ``weights`` column)."""
+    if "weights" not in frame:
+        return pd.Series(False, index=frame.index)
+    return frame["weights"].astype(str).eq(UNTRAINED)
+
+
+def method_order(methods) -> list:
+    """The paper's method order (ADVISE first), then any other method by name."""
+    paper_order = list(dict.fromkeys(paper_table()["method"]))
+    rank = {m: i for i, m in enumerate(paper_order)}
+    return sorted(dict.fromkeys(methods), key=lambda m: (rank.get(m, len(rank)), str(m)))
+
+
 def aggregate(rows: pd.DataFrame) -> pd.DataFrame:
     out = []
+    metrics = metric_columns(rows)
     for (model, protocol, method), g in rows.groupby(["model", "protocol", "method"], sort=False):
-        ok = g[g["status"] == "ok"]
+        ok = g[g["status"] == STATUS_OK]
+        weights = g["weights"].iloc[0] if "weights" in g else ""
+        status = g["status"].astype(str)
         rec = {"architecture": model, "protocol": protocol, "method": display_name(method), "n": len(ok),
-               "errors": int((g["status"] != "ok").sum())}
+               "errors": int((~status.isin([STATUS_OK, STATUS_DEGENERATE_IMAGE, STATUS_DEGENERATE_MAP])).sum()),
+               "degenerate_images": int((status == STATUS_DEGENERATE_IMAGE).sum()),
+               "degenerate_maps": int((status == STATUS_DEGENERATE_MAP).sum()),
+               "weights": weights, "note": UNTRAINED_NOTE if is_untrained(weights) else ""}
         rec["peak_range"] = (
             f"{int(ok['peak_min'].min())}–{int(ok['peak_max'].max())}" if "peak_min" in ok and ok["peak_min"].notna().any()
             else "N/A"
         )
-        for m in TABLE_METRICS + EXTRA_RATES:
+        for m in metrics + EXTRA_RATES:
             acc = MeanCI()
-            for v in pd.to_numeric(ok.get(m, pd.Series(dtype=float)).astype(float), errors="coerce"):
+            for v in numeric(ok, m):
                 acc.update(v)
             s = acc.summary()
             rec[m], rec[f"{m}_ci95"] = s["mean"], s["ci95"]
         for kind in ("scaled", "zeroed"):
             rec[f"penalty_{kind}"] = int((ok.get("penalty", pd.Series(dtype=str)) == kind).sum())
         rec["blank_masks"] = int(ok.get("blank_mask", pd.Series(dtype=bool)).astype(str).eq("True").sum())
-        dev = ok.get("device", pd.Series(dtype=str)).astype(str)
+        dev = ok["device"].astype(str) if "device" in ok else pd.Series("", index=ok.index)
         for kind in ("gpu", "cpu"):
-            t = ok.loc[dev.str.startswith(kind), "time_s"] if "time_s" in ok else pd.Series(dtype=float)
-            rec[f"time_{kind}_s"] = float(t.mean()) if len(t) else np.nan
+            t = numeric(ok, "time_s")[dev.str.startswith(kind)]
+            rec[f"time_{kind}_s"] = float(t.mean()) if t.notna().any() else np.nan
         out.append(rec)
-    return pd.DataFrame(out)
+    table = pd.DataFrame(out)
+    position = {m: i for i, m in enumerate(method_order(table["method"]))}
+    table["_position"] = table["method"].map(position)
+    return table.sort_values(["architecture", "protocol", "_position"]).drop(columns="_position").reset_index(drop=True)
 
 
 def paper_table() -> pd.DataFrame:
     return pd.read_csv(RESOURCES / "paper_table1.csv")
 
 
+def paper_architectures() -> set[str]:
+    return set(paper_table()["architecture"])
+
+
 def with_paper(table: pd.DataFrame) -> pd.DataFrame:
-    """Our numbers, the paper's, and (ours - paper) for each metric and time; NaN where the paper has no row."""
+    """Our numbers, the paper's, and (ours - paper) for each metric and time; NaN where the paper has no row
+    and for untrained weights, whose metrics must not be set beside the paper's."""
     paper = paper_table().rename(columns=lambda c: c if c in ("architecture", "method") else f"paper_{c}")
     merged = table.merge(paper, on=["architecture", "method"], how="left")
-    for m in TABLE_METRICS + ("time_gpu_s", "time_cpu_s"):
+    merged.loc[untrained_mask(merged), [c for c in paper.columns if c.startswith("paper_")]] = np.nan
+    for m in TABLE_METRICS + TIME_COLUMNS:
         merged[f"delta_{m}"] = merged[m] - merged[f"paper_{m}"]
     return merged
 
@@ -89,44 +175,106 @@ def _fmt(v, ci=None, digits=2) -> str:
     return s + (f" ± {ci:.{digits}f}" if ci is not None and not np.isnan(ci) else "")
 
 
+def _with_paper_value(ours: str, paper) -> str:
+    return ours if paper is None or pd.isna(paper) else f"{ours} (paper {_fmt(paper)})"
+
+
+def table_metrics_of(merged: pd.DataFrame) -> tuple[str, ...]:
+    return TABLE_METRICS + tuple(m for m in OPTIONAL_METRICS if m in merged and merged[m].notna().any())
+
+
+def _architecture_cell(r) -> str:
+    return f"{r['architecture']} ({r['note']})" if r.get("note") else str(r["architecture"])
+
+
+def footnotes(merged: pd.DataFrame) -> list[str]:
+    notes = [CI_FOOTNOTE, STATUS_FOOTNOTE, TIME_FOOTNOTE]
+    if "paper_AVX" in merged and merged["paper_AVX"].notna().any():
+        notes += [PAPER_FOOTNOTE, PAPER_TIE_FOOTNOTE]
+    if "note" in merged and merged["note"].eq(UNTRAINED_NOTE).any():
+        notes.append(UNTRAINED_FOOTNOTE)
+    return notes
+
+
 def to_markdown(merged: pd.DataFrame) -> str:
+    metrics = table_metrics_of(merged)
     heads = ["Architecture", "Protocol", "Method", "n", "Peak range"]
-    heads += [f"{m} {METRICS[m].arrow}" for m in TABLE_METRICS]
-    heads += ["Time GPU / CPU (s)", "Hit", "CS pass", "errors", "penalties (scaled/zeroed)"]
+    heads += [f"{m} {METRICS[m].arrow}" for m in metrics]
+    heads += ["Time GPU / CPU (s)", "Hit", "CS pass", "errors", "degenerate image / map", "penalties (scaled/zeroed)"]
     lines = ["| " + " | ".join(heads) + " |", "|" + "---|" * len(heads)]
     for _, r in merged.iterrows():
-        cells = [r["architecture"], r["protocol"], r["method"], str(r["n"]), r["peak_range"]]
-        cells += [f"{_fmt(r[m], r[f'{m}_ci95'])} (paper {_fmt(r.get(f'paper_{m}'))})" for m in TABLE_METRICS]
-        cells += [f"{_fmt(r['time_gpu_s'])} / {_fmt(r['time_cpu_s'])} (paper {_fmt(r.get('paper_time_gpu_s'))} / "
-                  f"{_fmt(r.get('paper_time_cpu_s'))})",
-                  _fmt(r["Hit"]), _fmt(r["CS_pass"]), str(r["errors"]),
+        cells = [_architecture_cell(r), r["protocol"], r["method"], str(r["n"]), r["peak_range"]]
+        cells += [_with_paper_value(_fmt(r[m], r[f"{m}_ci95"]), r.get(f"paper_{m}")) for m in metrics]
+        time = f"{_fmt(r['time_gpu_s'])} / {_fmt(r['time_cpu_s'])}"
+        if pd.notna(r.get("paper_time_gpu_s")):
+            time += f" (paper {_fmt(r['paper_time_gpu_s'])} / {_fmt(r['paper_time_cpu_s'])})"
+        cells += [time, _fmt(r["Hit"]), _fmt(r["CS_pass"]), str(r["errors"]),
+                  f"{r.get('degenerate_images', 0)} / {r.get('degenerate_maps', 0)}",
                   f"{r['penalty_scaled']}/{r['penalty_zeroed']}"]
         lines.append("| " + " | ".join(cells) + " |")
+    lines += ["", "Notes:", ""] + [f"- {note}" for note in footnotes(merged)]
     return "\n".join(lines) + "\n"
+
+
+def _latex_text(s: str) -> str:
+    return (str(s).replace("–", "--").replace("—", "--").replace("±", r"$\pm$").replace("_", r"\_")
+            .replace("%", r"\%").replace("χ²", r"$\chi^2$"))
 
 
 def to_latex(merged: pd.DataFrame) -> str:
+    metrics = table_metrics_of(merged)
     latex_arrow = {True: r"$\uparrow$", False: r"$\downarrow$"}
-    cols = ["Architecture", "Method", "Peak range"]
-    cols += [f"{m} {latex_arrow[METRICS[m].higher_is_better]}" for m in TABLE_METRICS] + ["GPU (s)", "CPU (s)"]
-    lines = [r"\begin{tabular}{lll" + "r" * (len(cols) - 3) + "}", r"\toprule", " & ".join(cols) + r" \\", r"\midrule"]
+    cols = ["Architecture", "Protocol", "Method", "n", "Peak range"]
+    cols += [f"{_latex_text(m)} {latex_arrow[METRICS[m].higher_is_better]}" for m in metrics]
+    cols += ["GPU (s)", "CPU (s)", "degenerate"]
+    lines = [r"\begin{tabular}{lllrl" + "r" * (len(cols) - 5) + "}", r"\toprule", " & ".join(cols) + r" \\",
+             r"\midrule"]
     for _, r in merged.iterrows():
-        cells = [str(r["architecture"]), str(r["method"]), str(r["peak_range"]).replace("–", "--")]
-        cells += [_fmt(r[m]) for m in TABLE_METRICS] + [_fmt(r["time_gpu_s"]), _fmt(r["time_cpu_s"])]
-        lines.append(" & ".join(cells).replace("—", "--") + r" \\")
-    lines += [r"\bottomrule", r"\end{tabular}"]
+        cells = [_architecture_cell(r), r["protocol"], r["method"], str(r["n"]), r["peak_range"]]
+        cells += [_with_paper_value(_fmt(r[m], r[f"{m}_ci95"]), r.get(f"paper_{m}")) for m in metrics]
+        cells += [_with_paper_value(_fmt(r[t]), r.get(f"paper_{t}")) for t in TIME_COLUMNS]
+        cells.append(f"{r.get('degenerate_images', 0)} / {r.get('degenerate_maps', 0)}")
+        lines.append(" & ".join(_latex_text(c) for c in cells) + r" \\")
+    lines.append(r"\bottomrule")
+    lines += [rf"\multicolumn{{{len(cols)}}}{{p{{\linewidth}}}}{{\footnotesize {_latex_text(n)}}} \\"
+              for n in footnotes(merged)]
+    lines.append(r"\end{tabular}")
     return "\n".join(lines) + "\n"
 
 
-def build_report(results_dir: Path, out_dir: Path | None = None) -> tuple[pd.DataFrame, dict[str, Path]]:
+def build_report(
+    results_dir: Path, out_dir: Path | None = None, plot: bool = False, paper: bool = False, **stats_options
+) -> tuple[pd.DataFrame, dict[str, Path]]:
+    """Write Table I (``table1.{md,csv,tex}``), the paired comparisons and ranks (``comparisons.csv``,
+    ``ranks.csv``, ``rank_tests.csv``), the whole Markdown report (``report.md``) and, with ``plot``,
+    ``report.png``. ``paper`` appends the published Table I to ``report.md``."""
+    from .compare import compare_with_advise, comparisons_markdown, rank_methods, ranks_markdown
+
     rows = load_rows(results_dir)
     merged = with_paper(aggregate(rows))
+    comparisons = compare_with_advise(rows, **stats_options)
+    ranks, rank_tests = rank_methods(rows, merged)
     out_dir = Path(out_dir or results_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    paths = {"markdown": out_dir / "table1.md", "csv": out_dir / "table1.csv", "latex": out_dir / "table1.tex"}
-    paths["markdown"].write_text(to_markdown(merged))
+    paths = {"markdown": out_dir / "table1.md", "csv": out_dir / "table1.csv", "latex": out_dir / "table1.tex",
+             "comparisons": out_dir / "comparisons.csv", "ranks": out_dir / "ranks.csv",
+             "rank_tests": out_dir / "rank_tests.csv", "report": out_dir / "report.md"}
+    table_md = to_markdown(merged)
+    paths["markdown"].write_text(table_md)
     merged.to_csv(paths["csv"], index=False)
     paths["latex"].write_text(to_latex(merged))
+    comparisons.to_csv(paths["comparisons"], index=False)
+    ranks.to_csv(paths["ranks"], index=False)
+    rank_tests.to_csv(paths["rank_tests"], index=False)
+    sections = ["# Table I\n", table_md, comparisons_markdown(comparisons, rows), ranks_markdown(ranks, rank_tests)]
+    if plot:
+        from .figure import plot_report
+
+        paths["plot"] = plot_report(merged, out_dir / "report.png")
+        sections.append(f"## Figure\n\n![mean ± 95% CI per method]({paths['plot'].name})\n")
+    if paper:
+        sections.append("## The paper's Table I\n\n" + paper_markdown())
+    paths["report"].write_text("\n".join(sections))
     return merged, paths
 
 
@@ -141,4 +289,4 @@ def paper_markdown() -> str:
         cells = [r["architecture"], r["method"], peak] + [_fmt(r[m]) for m in TABLE_METRICS]
         cells.append(f"{_fmt(r['time_gpu_s'])} / {_fmt(r['time_cpu_s'])}")
         lines.append("| " + " | ".join(cells) + " |")
-    return "\n".join(lines) + "\n"
+    return "\n".join(lines) + "\n\n" + PAPER_TIE_FOOTNOTE + "\n"

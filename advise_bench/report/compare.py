@@ -1,0 +1,240 @@
+"""Does ADVISE beat each baseline? Paired comparisons on the same images, then ranks of every method.
+
+Only rows with status ok from trained weights enter: a model run with ``--weights random`` is timing only.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from ..metrics.core import METRICS, STATUS_OK
+from . import stats
+from .table import (
+    ADVISE,
+    PAPER_TIE_FOOTNOTE,
+    display_name,
+    method_order,
+    metric_columns,
+    numeric,
+    paper_architectures,
+    paper_table,
+    untrained_mask,
+)
+
+ALPHA = 0.05
+# Two per-image values closer than this are a tie (both scored the same; CSV round trips are exact).
+TIE_TOLERANCE = 1e-12
+BLOCK = ["model", "protocol"]
+
+
+def trained_ok_rows(rows: pd.DataFrame) -> pd.DataFrame:
+    ok = rows[rows["status"] == STATUS_OK]
+    return ok[~untrained_mask(ok)]
+
+
+def per_image(block: pd.DataFrame, metric: str) -> pd.DataFrame:
+    """images x methods values of one metric (NaN where a method has no ok row for the image)."""
+    values = block.assign(_value=numeric(block, metric))
+    wide = values.pivot_table(index="image_id", columns="method", values="_value", aggfunc="last", dropna=False)
+    return wide.dropna(axis=1, how="all")
+
+
+def method_order_key(methods):
+    """Sort key of method keys (``gradcam++``) in the report's order of their display names."""
+    position = {name: i for i, name in enumerate(method_order(display_name(m) for m in methods))}
+    return lambda m: position[display_name(m)]
+
+
+def verdict(holm_p: float, ci_low: float, ci_high: float, higher_is_better: bool, baseline: str) -> str:
+    """"yes" when Holm's p < ALPHA and the CI lies on ADVISE's side of 0; "no: X is better" on the other side."""
+    if not (holm_p < ALPHA):
+        return "not shown"
+    better_side = ci_low > 0 if higher_is_better else ci_high < 0
+    worse_side = ci_high < 0 if higher_is_better else ci_low > 0
+    return "yes" if better_side else f"no: {baseline} is better" if worse_side else "not shown"
+
+
+def compare_with_advise(
+    rows: pd.DataFrame, n_resamples: int = stats.BOOTSTRAP_RESAMPLES, seed: int = stats.BOOTSTRAP_SEED
+) -> pd.DataFrame:
+    """One row per model x protocol x metric x baseline: ADVISE minus the baseline on their common images."""
+    records = []
+    metrics = metric_columns(rows)
+    for (model, protocol), block in trained_ok_rows(rows).groupby(BLOCK, sort=True):
+        start = len(records)
+        for metric in metrics:
+            wide = per_image(block, metric)
+            if ADVISE not in wide:
+                continue
+            higher = METRICS[metric].higher_is_better
+            baselines = sorted((m for m in wide.columns if m != ADVISE), key=method_order_key(wide.columns))
+            for baseline in baselines:
+                pair = wide[[ADVISE, baseline]].dropna()
+                d = (pair[ADVISE] - pair[baseline]).to_numpy()
+                better = d > TIE_TOLERANCE if higher else d < -TIE_TOLERANCE
+                tie = np.abs(d) <= TIE_TOLERANCE
+                lo, hi = stats.bootstrap_mean_ci(d, n_resamples=n_resamples, seed=seed)
+                records.append({
+                    "model": model, "protocol": protocol, "metric": metric,
+                    "direction": "higher is better" if higher else "lower is better",
+                    "baseline": display_name(baseline), "n_pairs": len(d),
+                    "advise_mean": float(pair[ADVISE].mean()) if len(d) else np.nan,
+                    "baseline_mean": float(pair[baseline].mean()) if len(d) else np.nan,
+                    "mean_diff": float(d.mean()) if len(d) else np.nan, "ci_low": lo, "ci_high": hi,
+                    "wins": int(better.sum()), "ties": int(tie.sum()), "losses": int((~better & ~tie).sum()),
+                    "wilcoxon_p": stats.wilcoxon_p(d),
+                })
+        # One family per model x protocol: every baseline x metric compared there.
+        family = records[start:]
+        for rec, p in zip(family, stats.holm([r["wilcoxon_p"] for r in family]), strict=True):
+            rec["holm_p"] = p
+            rec["verdict"] = verdict(p, rec["ci_low"], rec["ci_high"], rec["direction"] == "higher is better",
+                                     rec["baseline"])
+    columns = ["model", "protocol", "metric", "direction", "baseline", "n_pairs", "advise_mean", "baseline_mean",
+               "mean_diff", "ci_low", "ci_high", "wins", "ties", "losses", "wilcoxon_p", "holm_p", "verdict"]
+    return pd.DataFrame(records, columns=columns)
+
+
+def rank_methods(rows: pd.DataFrame, table: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Mean rank (1 = best) of every method per model x protocol x metric on the images every method scored,
+    Friedman's test across methods, and Kendall's tau-b of our means (``table``) against the paper's."""
+    rank_rows, test_rows = [], []
+    paper = paper_table()
+    for (model, protocol), block in trained_ok_rows(rows).groupby(BLOCK, sort=True):
+        ours = table[(table["architecture"] == model) & (table["protocol"] == protocol)].set_index("method")
+        published = paper[paper["architecture"] == model].set_index("method")
+        for metric in metric_columns(rows):
+            wide = per_image(block, metric)
+            complete = wide.dropna()
+            names = [display_name(m) for m in wide.columns]
+            higher = METRICS[metric].higher_is_better
+            ranked = stats.ranks_within_rows(complete.to_numpy(), higher) if len(complete) else None
+            mean_ranks = ranked.mean(axis=0) if ranked is not None else np.full(len(names), np.nan)
+            chi2, p = stats.friedman(ranked) if ranked is not None else (np.nan, np.nan)
+            means = ours[metric] if metric in ours else pd.Series(dtype=float)
+            for name, r in zip(names, mean_ranks, strict=True):
+                rank_rows.append({"model": model, "protocol": protocol, "metric": metric, "method": name,
+                                  "mean_rank": float(r), "mean": means.get(name, np.nan)})
+            paper_values = published[metric] if metric in published else pd.Series(dtype=float)
+            common = [n for n in names if n in paper_values.index and n in means.index]
+            tau, tau_p = stats.kendall_tau_b(means[common].to_numpy(), paper_values[common].to_numpy())
+            test_rows.append({"model": model, "protocol": protocol, "metric": metric, "n_images": len(complete),
+                              "n_methods": len(names), "friedman_chi2": chi2, "friedman_p": p,
+                              "kendall_tau_b": tau, "kendall_p": tau_p, "n_methods_vs_paper": len(common),
+                              "same_best_as_paper": same_best(means[common], paper_values[common], higher)
+                              if common else np.nan})
+    ranks = pd.DataFrame(rank_rows, columns=["model", "protocol", "metric", "method", "mean_rank", "mean"])
+    tests = pd.DataFrame(test_rows, columns=["model", "protocol", "metric", "n_images", "n_methods", "friedman_chi2",
+                                             "friedman_p", "kendall_tau_b", "kendall_p", "n_methods_vs_paper",
+                                             "same_best_as_paper"])
+    return ranks, tests
+
+
+def same_best(ours: pd.Series, paper: pd.Series, higher_is_better: bool) -> bool:
+    """Whether our best method (by mean) is among the paper's best (the paper ties LIME with Grad-CAM)."""
+    ours, paper = ours.dropna(), paper.dropna()
+    if ours.empty or paper.empty:
+        return False
+    best_ours = ours.idxmax() if higher_is_better else ours.idxmin()
+    best_paper = paper.max() if higher_is_better else paper.min()
+    return bool(paper.get(best_ours, np.nan) == best_paper)
+
+
+# --------------------------------------------------------------------------- Markdown
+
+
+def _num(v, digits=2, signed=False) -> str:
+    if v is None or pd.isna(v):
+        return "—"
+    return f"{v:+.{digits}f}" if signed else f"{v:.{digits}f}"
+
+
+def _p(v) -> str:
+    return "—" if pd.isna(v) else ("< 0.001" if v < 0.001 else f"{v:.3f}")
+
+
+def _untrained_models(rows: pd.DataFrame) -> list[str]:
+    return sorted(rows.loc[untrained_mask(rows), "model"].unique())
+
+
+def _skipped_note(rows: pd.DataFrame) -> list[str]:
+    skipped = _untrained_models(rows)
+    return [f"Not compared (untrained weights, timing only): {', '.join(skipped)}.", ""] if skipped else []
+
+
+def comparisons_markdown(comparisons: pd.DataFrame, rows: pd.DataFrame) -> str:
+    lines = ["## Does ADVISE beat each baseline?", ""]
+    if comparisons.empty:
+        lines += ["No paired comparison: no trained model has ADVISE rows and baseline rows with status ok.", ""]
+    for (model, protocol), block in comparisons.groupby(BLOCK, sort=True):
+        lines += [f"### {model}, {protocol} protocol", "",
+                  "| Metric | Baseline | Does ADVISE beat it? | n pairs | ADVISE − baseline [95% CI] | "
+                  "wins / ties / losses | p (Holm) |", "|---|---|---|---|---|---|---|"]
+        for _, r in block.iterrows():
+            diff = f"{_num(r['mean_diff'], 3, True)} [{_num(r['ci_low'], 3, True)}, {_num(r['ci_high'], 3, True)}]"
+            lines.append(f"| {r['metric']} {METRICS[r['metric']].arrow} | {r['baseline']} | {r['verdict']} | "
+                         f"{r['n_pairs']} | {diff} | {r['wins']} / {r['ties']} / {r['losses']} | {_p(r['holm_p'])} |")
+        lines.append("")
+    n_res = f"{stats.BOOTSTRAP_RESAMPLES:,}"
+    lines += _skipped_note(rows) + [
+        "Notes:", "",
+        "- Each row pairs ADVISE with one baseline on the images both scored (status ok). The difference is "
+        "ADVISE minus the baseline: ADVISE is better when it is positive for ↑ metrics and negative for ↓ "
+        "metrics (AD, MSE, deletion AUC).",
+        f"- [95% CI]: percentile bootstrap of the mean difference ({n_res} resamples, seeded).",
+        "- p (Holm): two-sided Wilcoxon signed-rank test of the paired differences (zero differences dropped), "
+        "Holm-corrected over every baseline × metric of the same model and protocol.",
+        f"- 'yes': Holm p < {ALPHA} and the whole CI on ADVISE's side of 0; 'no: X is better': the same on the "
+        "other side; 'not shown': anything else (too few images, or no consistent difference).",
+        "- wins / ties / losses: images where ADVISE scores better / the same / worse.", "",
+    ]
+    return "\n".join(lines)
+
+
+def ranks_markdown(ranks: pd.DataFrame, tests: pd.DataFrame) -> str:
+    lines = ["## Ranks of the methods (1 = best)", ""]
+    if ranks.empty:
+        lines += ["No ranks: no trained model has rows with status ok.", ""]
+    in_paper = paper_architectures()
+    for (model, protocol), block in ranks.groupby(BLOCK, sort=True):
+        t = tests[(tests["model"] == model) & (tests["protocol"] == protocol)].set_index("metric")
+        metrics = list(dict.fromkeys(block["metric"]))
+        n_images = ", ".join(f"{m} {int(t.loc[m, 'n_images'])}" for m in metrics)
+        lines += [f"### {model}, {protocol} protocol", "",
+                  f"Images scored by every method: {n_images}.", "",
+                  "| Method | " + " | ".join(f"{m} {METRICS[m].arrow}" for m in metrics) + " |",
+                  "|---|" + "---|" * len(metrics)]
+        mean_rank = block.pivot_table(index="method", columns="metric", values="mean_rank", dropna=False)
+        for method in method_order(mean_rank.index):
+            lines.append(f"| {method} | " + " | ".join(_num(mean_rank.loc[method].get(m), 2) for m in metrics) + " |")
+        lines.append("| Friedman χ² (p) | " + " | ".join(
+            f"{_num(t.loc[m, 'friedman_chi2'], 1)} ({_p(t.loc[m, 'friedman_p'])})" for m in metrics) + " |")
+        if model in in_paper:
+            lines.append("| Kendall τ_b vs paper (p) | " + " | ".join(
+                f"{_num(t.loc[m, 'kendall_tau_b'], 2)} ({_p(t.loc[m, 'kendall_p'])})" for m in metrics) + " |")
+            lines += ["", agreement_sentence(model, t), ""]
+        else:
+            lines += ["", f"The paper has no {model}: no ordering to compare with.", ""]
+    lines += ["Notes:", "",
+              "- Mean rank: each image ranks the methods (1 = best, ties share the average rank); the table "
+              "averages over the images every method scored.",
+              "- Friedman χ² (p): do the methods differ at all? Friedman's test on those ranks (tie-corrected; "
+              "χ² with methods − 1 degrees of freedom).",
+              "- Kendall τ_b: agreement of our ordering of the methods (by their mean, as in Table I) with the "
+              "paper's for the same architecture; 1 = the same order, −1 = reversed. τ_b counts ties in either "
+              f"ordering. {PAPER_TIE_FOOTNOTE} τ_b treats that pair as tied in the paper's ordering.", ""]
+    return "\n".join(lines)
+
+
+def agreement_sentence(model: str, tests: pd.DataFrame) -> str:
+    """One line per architecture in the paper: tau_b per metric, and where our best method is the paper's."""
+    compared = tests[tests["kendall_tau_b"].notna()]
+    if compared.empty:
+        return f"Our ordering cannot be compared with the paper's for {model} (too few methods in common)."
+    taus = ", ".join(f"{m} {v:.2f}" for m, v in compared["kendall_tau_b"].items())
+    same = [m for m, v in compared["same_best_as_paper"].items() if v is True or v == 1.0]
+    other = [m for m in compared.index if m not in same]
+    sentence = (f"Against the paper's ordering for {model}, Kendall τ_b is {taus}. The best method by our means "
+                f"is also the paper's best on {', '.join(same) if same else 'no metric'}")
+    return sentence + (f"; it differs on {', '.join(other)}." if other else ".")

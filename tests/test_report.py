@@ -1,0 +1,168 @@
+"""The report on hand-written result CSVs: degenerate rows, untrained weights, paired verdicts, ranks, extras."""
+
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from advise_bench.report.table import build_report, load_rows, paper_table
+
+METHOD_FILES = {"advise": "advise", "gradcam": "gradcam", "gradcam++": "gradcampp", "scorecam": "scorecam",
+                "layercam": "layercam", "lime": "lime"}
+PAPER_KEYS = {"ADVISE": "advise", "Grad-CAM": "gradcam", "Grad-CAM++": "gradcam++", "Score-CAM": "scorecam",
+              "Layer-CAM": "layercam", "LIME": "lime"}
+METRIC_NAMES = ("AD", "SSIM", "FSIM", "MSE", "AVX")
+
+
+def write_results(root, model, rows, weights="imagenet", manifest=True):
+    """``rows``: dicts with image_id, method and metric values; the rest of a run's columns are filled in."""
+    df = pd.DataFrame(rows)
+    defaults = {"model": model, "protocol": "reference", "status": "ok", "Hit": True, "CS_pass": True,
+                "penalty": "none", "time_s": 0.5, "device": "cpu:x86_64 x2"}
+    for col, value in defaults.items():
+        df[col] = df[col].fillna(value) if col in df else value
+    folder = root / model
+    folder.mkdir(parents=True, exist_ok=True)
+    for method, g in df.groupby("method"):
+        g.to_csv(folder / f"{METHOD_FILES[method]}.csv", index=False)
+    if manifest:
+        (folder / "run.json").write_text(json.dumps({"config": {"model": model, "weights": weights},
+                                                     "weights": weights}))
+
+
+def offset_rows(offsets, n_images=12, extra=()):
+    """Image i's value of metric M for a method: 0.3 + 0.02 i + offsets[method][M] (default 0) + a tiny jitter."""
+    rows = []
+    for method in METHOD_FILES:
+        for i in range(n_images):
+            row = {"image_id": f"img{i:02d}", "method": method}
+            for m in METRIC_NAMES + tuple(extra):
+                row[m] = 0.3 + 0.02 * i + offsets.get(method, {}).get(m, 0.0) + 0.001 * ((i * 7) % 5)
+            rows.append(row)
+    return rows
+
+
+def test_degenerate_rows_are_counted_and_kept_out_of_every_mean(tmp_path):
+    rows = offset_rows({}, n_images=10)
+    for method in METHOD_FILES:  # black and white inputs: every method scores a perfect AVX on them
+        for image_id in ("black", "white"):
+            rows.append({"image_id": image_id, "method": method, "status": "degenerate_image", "AD": 0.0,
+                         "SSIM": 1.0, "FSIM": 1.0, "MSE": 0.0, "AVX": 1.0, "time_s": 100.0})
+    flat_map = next(r for r in rows if r["method"] == "gradcam" and r["image_id"] == "img03")
+    flat_map.update(status="degenerate_map", AVX=1.0)
+    rows.append({"image_id": "broken", "method": "lime", "status": "error"})
+    write_results(tmp_path, "mobilenet_v2", rows)
+    merged, paths = build_report(tmp_path, n_resamples=1000)
+    by_method = merged.set_index("method")
+    normal = np.array([0.3 + 0.02 * i + 0.001 * ((i * 7) % 5) for i in range(10)])
+    assert by_method.loc["ADVISE", "AVX"] == pytest.approx(normal.mean())
+    assert by_method.loc["ADVISE", "time_cpu_s"] == pytest.approx(0.5)  # the degenerate rows' 100 s left out too
+    assert by_method.loc["Grad-CAM", "AVX"] == pytest.approx(np.delete(normal, 3).mean())
+    assert by_method["degenerate_images"].tolist() == [2] * 6
+    assert by_method.loc["Grad-CAM", "degenerate_maps"] == 1 and by_method.loc["Grad-CAM", "n"] == 9
+    assert by_method.loc["LIME", "errors"] == 1 and by_method.loc["ADVISE", "errors"] == 0
+    comparisons = pd.read_csv(paths["comparisons"])
+    pairs = comparisons[comparisons.metric == "AVX"].set_index("baseline")["n_pairs"]
+    assert pairs["Grad-CAM"] == 9 and pairs["LIME"] == 10
+    md = paths["markdown"].read_text()
+    assert "| 2 / 1 |" in md and "degenerate image / map" in md
+    assert "(paper" not in md and "The paper's Table I" not in paths["report"].read_text()  # not in the paper
+
+
+def test_verdicts_respect_each_metric_direction(tmp_path):
+    offsets = {"advise": {"AVX": 0.1, "AD": -0.1}, "lime": {"AVX": 0.2, "AD": 0.05}}
+    rows = [r for r in offset_rows(offsets) if r["method"] in ("advise", "gradcam", "lime")]
+    write_results(tmp_path, "mobilenet_v2", rows)
+    _, paths = build_report(tmp_path, n_resamples=2000)
+    c = pd.read_csv(paths["comparisons"]).set_index(["metric", "baseline"])
+    assert len(c) == 5 * 2
+    assert c.loc[("AVX", "Grad-CAM"), "verdict"] == "yes" and c.loc[("AD", "Grad-CAM"), "verdict"] == "yes"
+    assert c.loc[("AVX", "LIME"), "verdict"] == "no: LIME is better"
+    assert c.loc[("AD", "LIME"), "verdict"] == "yes"  # lower AD is better: ADVISE's -0.1 beats LIME's +0.05
+    assert c.loc[("AD", "Grad-CAM"), "mean_diff"] == pytest.approx(-0.1)
+    assert tuple(c.loc[("AVX", "Grad-CAM"), ["wins", "ties", "losses"]]) == (12, 0, 0)
+    assert tuple(c.loc[("SSIM", "Grad-CAM"), ["wins", "ties", "losses"]]) == (0, 12, 0)
+    assert c.loc[("SSIM", "Grad-CAM"), "verdict"] == "not shown"
+    # 12 same-sign differences: exact two-sided p = 2 / 2^12; Holm multiplies the smallest by the 10 tests
+    assert c.loc[("AVX", "Grad-CAM"), "wilcoxon_p"] == pytest.approx(2 / 4096)
+    assert c["holm_p"].min() == pytest.approx(10 * 2 / 4096)
+    report = paths["report"].read_text()
+    assert "| AVX ↑ | LIME | no: LIME is better | 12 |" in report and "## Ranks of the methods" in report
+    ranks = pd.read_csv(paths["ranks"]).set_index(["metric", "method"])
+    assert ranks.loc[("AVX", "LIME"), "mean_rank"] == 1 and ranks.loc[("AVX", "Grad-CAM"), "mean_rank"] == 3
+    assert ranks.loc[("AD", "ADVISE"), "mean_rank"] == 1 and ranks.loc[("SSIM", "ADVISE"), "mean_rank"] == 2
+
+
+def _paper_like_rows(arch):
+    """Every method's value per image is the paper's, plus a jitter that averages to zero: our means are the paper's."""
+    jitter = np.array([-0.01, 0.0, 0.01, 0.005, -0.005, 0.0])
+    rows = []
+    for _, p in paper_table()[paper_table().architecture == arch].iterrows():
+        for i, j in enumerate(jitter):
+            rows.append({"image_id": f"img{i}", "method": PAPER_KEYS[p["method"]],
+                         **{m: p[m] + j for m in METRIC_NAMES}})
+    return rows
+
+
+def test_paper_values_and_kendall_tau_for_an_architecture_in_the_paper(tmp_path):
+    write_results(tmp_path, "vgg16", _paper_like_rows("vgg16"))
+    merged, paths = build_report(tmp_path, n_resamples=1000)
+    assert merged["delta_AVX"].abs().max() < 1e-9
+    md = paths["markdown"].read_text()
+    assert "(paper 0.29)" in md and "LIME's AD, SSIM, FSIM, MSE and AVX repeat Grad-CAM's" in md
+    tests = pd.read_csv(paths["rank_tests"]).set_index("metric")
+    assert tests["kendall_tau_b"].tolist() == pytest.approx([1.0] * 5)  # the LIME = Grad-CAM tie on both sides
+    assert tests["same_best_as_paper"].all() and (tests["n_methods_vs_paper"] == 6).all()
+    assert "Against the paper's ordering for vgg16, Kendall τ_b is AD 1.00" in paths["report"].read_text()
+
+
+def test_untrained_rows_are_timing_only_and_never_beside_the_paper(tmp_path):
+    write_results(tmp_path, "vgg16", _paper_like_rows("vgg16"), weights="random")
+    merged, paths = build_report(tmp_path, n_resamples=1000)
+    assert merged["paper_AVX"].isna().all() and (merged["note"] == "untrained: timing only").all()
+    md, tex = paths["markdown"].read_text(), paths["latex"].read_text()
+    assert "(paper" not in md and "vgg16 (untrained: timing only)" in md and "untrained: timing only" in tex
+    assert pd.read_csv(paths["comparisons"]).empty and pd.read_csv(paths["ranks"]).empty
+    assert "Not compared (untrained weights, timing only): vgg16." in paths["report"].read_text()
+    assert pd.read_csv(paths["csv"])["note"].eq("untrained: timing only").all()
+
+
+def test_extra_metrics_are_picked_up_and_old_folders_still_report(tmp_path):
+    offsets = {"advise": {"deletion_auc": -0.1, "insertion_auc": 0.1}}
+    rows = [r for r in offset_rows(offsets, extra=("deletion_auc", "insertion_auc"))
+            if r["method"] in ("advise", "gradcam")]
+    write_results(tmp_path / "new", "mobilenet_v2", rows)
+    _, paths = build_report(tmp_path / "new", n_resamples=1000)
+    md, tex = paths["markdown"].read_text(), paths["latex"].read_text()
+    assert "deletion_auc ↓" in md and "insertion_auc ↑" in md and r"deletion\_auc $\downarrow$" in tex
+    c = pd.read_csv(paths["comparisons"]).set_index("metric")
+    assert c.loc["deletion_auc", "verdict"] == "yes" and c.loc["insertion_auc", "verdict"] == "yes"
+    # An old folder: no run.json, no extra metric columns, no Hit/CS/penalty/device columns
+    write_results(tmp_path / "old", "resnet50", offset_rows({}, n_images=3), manifest=False)
+    for f in (tmp_path / "old" / "resnet50").glob("*.csv"):
+        pd.read_csv(f).drop(columns=["Hit", "CS_pass", "penalty", "time_s", "device"]).to_csv(f, index=False)
+    merged, paths = build_report(tmp_path / "old", n_resamples=1000)
+    assert "deletion_auc" not in paths["markdown"].read_text() and merged["n"].tolist() == [3] * 6
+    assert "(paper 0.31)" in paths["markdown"].read_text()  # weights unknown: not marked untrained
+    assert load_rows(tmp_path / "old")["weights"].eq("").all()
+
+
+def test_cli_report_plot_and_paper(tmp_path):
+    write_results(tmp_path, "vgg16", _paper_like_rows("vgg16"))
+    write_results(tmp_path, "mobilenet_v2", offset_rows({"advise": {"AVX": 0.05}}, n_images=8))
+    res = subprocess.run([sys.executable, "-m", "advise_bench.cli", "report", str(tmp_path), "--plot", "--paper",
+                          "--bootstrap-resamples", "1000"], capture_output=True, text=True, timeout=240)
+    assert res.returncode == 0, res.stderr
+    assert "## Does ADVISE beat each baseline?" in res.stdout and "## The paper's Table I" in res.stdout
+    for name in ("comparisons.csv", "ranks.csv", "rank_tests.csv", "report.md", "table1.tex"):
+        assert (tmp_path / name).exists()
+    from PIL import Image
+
+    with Image.open(tmp_path / "report.png") as png:
+        assert png.size[0] > 800 and png.size[1] > 500
+    bad = subprocess.run([sys.executable, "-m", "advise_bench.cli", "report", str(tmp_path), "--bootstrap-resamples",
+                          "10"], capture_output=True, text=True, timeout=240)
+    assert bad.returncode == 2 and bad.stderr.startswith("error: --bootstrap-resamples")
