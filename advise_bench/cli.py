@@ -83,19 +83,22 @@ def run(
     lime_hide_color: Annotated[float | None, typer.Option(help="LIME hidden superpixels: this value, not the mean")] = None,
     scorecam_batch_size: Annotated[int, typer.Option(help="Score-CAM masked images per forward pass")] = 32,
     scorecam_max_n: Annotated[int | None, typer.Option(help="Faster-Score-CAM: keep the N most varied channels")] = None,
+    extra_metrics: Annotated[str | None, typer.Option(help="opt-in metrics, comma list: deletion,insertion")] = None,
     config: Annotated[Path | None, typer.Option(help="a preset from configs/ (its values are defaults)")] = None,
     quiet: Annotated[bool, typer.Option(help="no progress bar")] = False,
 ):
     """Run every method over the images; write one CSV row per (image, method). Resumable."""
     from .config import RunConfig
     from .explainers import check_methods
+    from .metrics.faithfulness import parse_extra_metrics
     from .runner.run import parse_shard
     from .runner.run import run as run_all
 
-    options = {k: v for k, v in ctx.params.items() if k not in ("config", "quiet", "shard", "methods")}
+    options = {k: v for k, v in ctx.params.items() if k not in ("config", "quiet", "shard", "methods", "extra_metrics")}
     # Every option but these is a RunConfig field of the same name.
     cfg = RunConfig(**{**options, "model": None if model_file else model},
-                    methods=check_methods(methods) if methods else (), shard=parse_shard(shard))
+                    methods=check_methods(methods) if methods else (), shard=parse_shard(shard),
+                    extra_metrics=parse_extra_metrics(extra_metrics))
     if config is not None:
         from .runner.presets import apply_preset
 
@@ -103,6 +106,7 @@ def run(
     counts = run_all(cfg, progress=not quiet)
     typer.echo(
         f"{counts['images']} images: {counts['ok']} rows ok, {counts['error']} error rows, "
+        f"{counts['degenerate_image'] + counts['degenerate_map']} degenerate rows (constant image or map), "
         f"{counts['skipped_done']} images already done; results in {Path(cfg.out)}"
     )
 

@@ -43,5 +43,6 @@ class RunConfig:
     lime_hide_color: float | None = None
     scorecam_batch_size: int = 32
     scorecam_max_n: int | None = None
+    extra_metrics: tuple[str, ...] = ()  # opt-in metrics beyond Table I: "deletion", "insertion"
     noise_density: float = 0.0  # salt-and-pepper ablation; 0 = clean images
     relu: bool = True  # False: ablation without ReLU in map formation

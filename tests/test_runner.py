@@ -156,10 +156,13 @@ def test_the_runner_names_no_method():
 
     import advise_bench.runner as runner_pkg
     from advise_bench.explainers import EXPLAINERS
+    from advise_bench.runner.manifest import PACKAGES
 
     names = set(EXPLAINERS) | {c.display_name.lower() for c in EXPLAINERS.values()}
     for path in Path(runner_pkg.__file__).parent.glob("*.py"):
         text = path.read_text().lower().replace("advise-bench", "").replace("advise_bench", "")  # the tool's name
+        for package in PACKAGES:  # the version manifest lists packages, e.g. "lime"
+            text = text.replace(f'"{package}"', "")
         for name in names:
             assert not re.search(rf"(?<![\w]){re.escape(name)}(?![\w+])", text), (path.name, name)
 
@@ -174,3 +177,34 @@ def test_row_writer_widens_the_header_when_later_rows_bring_columns(tmp_path):
     assert rows[0]["AVX"] == "" and rows[1]["AVX"] == "0.5"
     RowWriter(p).write({"image_id": "next", "status": "ok", "error": "", "AVX": 0.25})  # reopened: header kept
     assert done_ids(p) == {"bad", "good", "next"}
+
+
+def test_constant_images_are_degenerate_and_stay_out_of_the_means(ilsvrc_dir, tmp_path):
+    """A folder with black, white and real images: the constant ones get `degenerate_image` for every method,
+    the table's means are those of the real images, and the opt-in faithfulness metrics are recorded."""
+    import shutil
+
+    import numpy as np
+    from PIL import Image
+
+    from advise_bench.report.table import build_report
+
+    folder = tmp_path / "imgs"
+    folder.mkdir()
+    Image.fromarray(np.zeros((64, 64, 3), np.uint8)).save(folder / "a_black.png")
+    Image.fromarray(np.full((64, 64, 3), 255, np.uint8)).save(folder / "b_white.png")
+    real = sorted((ilsvrc_dir / "images").glob("*.JPEG"))[:2]
+    for p in real:
+        shutil.copy(p, folder / p.name)
+    out = tmp_path / "res"
+    counts = run(RunConfig(model="mobilenet_v2", data=str(folder), out=str(out), methods=("gradcam", "layercam"),
+                           extra_metrics=("deletion", "insertion")), progress=False)
+    assert counts["degenerate_image"] == 4 and counts["ok"] + counts["degenerate_map"] == 4
+    rows = _rows(out, "gradcam").set_index("image_id")
+    assert rows.loc["a_black", "status"] == rows.loc["b_white", "status"] == "degenerate_image"
+    normal = rows[rows["status"] == "ok"]
+    assert len(normal) == 2 and normal[["deletion_auc", "insertion_auc"]].notna().all().all()
+    table, _ = build_report(out)
+    gc = table[table["method"] == "Grad-CAM"].iloc[0]
+    assert gc["n"] == 2 and gc["AVX"] == pytest.approx(normal["AVX"].mean())
+    assert gc["insertion_auc"] == pytest.approx(normal["insertion_auc"].mean())

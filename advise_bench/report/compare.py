@@ -8,12 +8,12 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from ..explainers import display_name
 from ..metrics.core import METRICS, STATUS_OK
 from . import stats
 from .table import (
     ADVISE,
     PAPER_TIE_FOOTNOTE,
-    display_name,
     method_order,
     metric_columns,
     numeric,

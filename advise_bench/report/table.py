@@ -9,6 +9,7 @@ import numpy as np
 import pandas as pd
 
 from ..errors import UserError
+from ..explainers import display_name
 from ..metrics.core import METRICS, STATUS_DEGENERATE_IMAGE, STATUS_DEGENERATE_MAP, STATUS_OK
 from ..metrics.summary import MeanCI
 from ..paths import RESOURCES
@@ -33,13 +34,6 @@ STATUS_FOOTNOTE = ("n counts the images scored (status ok). Means use those only
 TIME_FOOTNOTE = "Time: mean seconds per image (top-1 map) on GPU / CPU; — where no row ran on that device."
 UNTRAINED_FOOTNOTE = (f"'{UNTRAINED_NOTE}': the run used --weights random; its metric values say nothing about the "
                       "methods, only its times are meaningful.")
-
-
-def display_name(method: str) -> str:
-    from ..explainers import EXPLAINERS
-
-    cls = EXPLAINERS.get(method)
-    return cls.display_name if cls else method
 
 
 def folder_weights(folder: Path) -> str:

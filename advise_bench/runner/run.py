@@ -49,13 +49,14 @@ def shard_suffix(shard: tuple[int, int]) -> str:
 
 
 def method_file(name: str) -> str:
-    return name.replace("+", "p")  # "++" is not welcome in file names: gradcam++ -> gradcampp.csv
+    return name.replace("+", "p")  # "+" is not welcome in file names: "x++" -> "xpp.csv"
 
 
 def prepare(cfg: RunConfig):
     """Validate everything cheap before the model loads, so bad arguments fail fast."""
     from ..data import RESIZE_MODES, resolve_source, select_subset
     from ..explainers import check_methods
+    from ..metrics.faithfulness import parse_extra_metrics
     from ..metrics.protocol import get_protocol
 
     cfg.methods = check_methods(cfg.methods)
@@ -64,6 +65,7 @@ def prepare(cfg: RunConfig):
     if cfg.batch_size < 1:
         raise UserError("--batch-size must be >= 1")
     protocol = get_protocol(cfg.protocol)
+    cfg.extra_metrics = parse_extra_metrics(cfg.extra_metrics)
     desc, records = resolve_source(cfg.data, Path(cfg.ground_truth) if cfg.ground_truth else None)
     records = select_subset(records, cfg.limit, cfg.subset_seed)
     k, n = cfg.shard
@@ -98,6 +100,7 @@ class Run:
     def execute(self) -> dict:
         from tqdm import tqdm
 
+        from ..metrics.core import STATUSES
         from .manifest import write_manifest
         from .store import RowWriter, done_ids
 
@@ -112,7 +115,7 @@ class Run:
                                   if e.candidate_key is not None}
         done = {m: done_ids(self.path(m)) for m in self.cfg.methods}
         todo = [r for r in self.records if any(r.image_id not in done[m] for m in self.cfg.methods)]
-        counts = {"images": len(self.records), "skipped_done": len(self.records) - len(todo), "ok": 0, "error": 0}
+        counts = {"images": len(self.records), "skipped_done": len(self.records) - len(todo), **dict.fromkeys(STATUSES, 0)}
         bs = self.cfg.batch_size
         bar = tqdm(total=len(todo), desc=f"{self.model.name}", unit="img", disable=not self.progress, dynamic_ncols=True)
         self._warm_up(todo)
@@ -127,7 +130,7 @@ class Run:
                 pending = [r for r in chunk if r.image_id not in done[method]]
                 for row in self._method_rows(method, pending, images, bad, probs):
                     self.writers[method].write(row)
-                    counts["ok" if row["status"] == "ok" else "error"] += 1
+                    counts[row["status"]] += 1
             bar.update(len(chunk))
         bar.close()
         return counts
@@ -165,9 +168,15 @@ class Run:
         }
 
     def _method_rows(self, method: str, records, images: dict, bad: dict, probs: dict) -> list[dict]:
-        rows = [{**self._base_row(r, method), "status": "error", "error": bad[r.image_id]}
+        from ..metrics.core import STATUS_DEGENERATE_IMAGE, STATUS_ERROR, is_degenerate_image
+
+        rows = [{**self._base_row(r, method), "status": STATUS_ERROR, "error": bad[r.image_id]}
                 for r in records if r.image_id in bad]
-        ok = [r for r in records if r.image_id in images]
+        # A constant image would score a meaningless perfect AVX with any map: not explained, not averaged.
+        flat = {r.image_id for r in records if r.image_id in images and is_degenerate_image(images[r.image_id])}
+        rows += [{**self._base_row(r, method), "status": STATUS_DEGENERATE_IMAGE, "error": "constant input image"}
+                 for r in records if r.image_id in flat]
+        ok = [r for r in records if r.image_id in images and r.image_id not in flat]
         if not ok:
             return rows
         try:
@@ -178,10 +187,12 @@ class Run:
             reason = _error_reason(exc)
             if reason is None:
                 raise
-            rows += [{**self._base_row(r, method), "status": "error", "error": reason} for r in ok]
+            rows += [{**self._base_row(r, method), "status": STATUS_ERROR, "error": reason} for r in ok]
         return rows
 
     def _explain_and_score(self, method, records, images, probs) -> list[dict]:
+        from ..metrics.core import row_status
+        from ..metrics.faithfulness import faithfulness_scores
         from ..metrics.protocol import MapScorer
 
         order = np.argsort(-probs, axis=1)
@@ -195,6 +206,9 @@ class Run:
                 self._write_candidates(method, r, explanations, scorer, exp.candidate_key)
             selection = exp.select(explanations, scorer)
             scores = selection.scores or scorer(selection.maps)
+            if self.cfg.extra_metrics:
+                scores = {**scores, **faithfulness_scores(images[i], selection.maps[0], int(order[i, 0]),
+                                                          self.model.predict, kinds=self.cfg.extra_metrics)}
             self._save_arrays(method, r, explanations[0])
             rows.append({
                 **self._base_row(r, method),
@@ -202,7 +216,8 @@ class Run:
                 "top5_probs": ";".join(f"{probs[i, c]:.6g}" for c in order[i, :5]),
                 "target": int(order[i, 0]), "target2": int(order[i, 1]),
                 "time_s": explanations[0].seconds, "time_top2_s": explanations[1].seconds,
-                **scores, **explanations[0].info, **selection.info, "status": "ok", "error": "",
+                **scores, **explanations[0].info, **selection.info,
+                "status": row_status(images[i], selection.maps[0]), "error": "",
             })
         return rows
 
