@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import resource
 import subprocess
 import sys
@@ -59,7 +60,7 @@ def old_lime(loaded, x, targets):
     from lime import lime_image
     from lime.wrappers.scikit_image import SegmentationAlgorithm
 
-    lime_image.tqdm = lambda iterable, **_: iterable  # its progress bar would flood the table
+    os.environ["TQDM_DISABLE"] = "1"  # lime_image wraps its sampling loop in a progress bar
     for t in targets:
         lime_image.LimeImageExplainer(random_state=0).explain_instance(
             x.astype(np.float64), lambda b: loaded.predict(b, batch_size=100), labels=(int(t),), top_labels=None,

@@ -14,6 +14,7 @@ from . import stats
 from .table import (
     ADVISE,
     PAPER_TIE_FOOTNOTE,
+    markdown_table,
     method_order,
     metric_columns,
     numeric,
@@ -168,14 +169,12 @@ def comparisons_markdown(comparisons: pd.DataFrame, rows: pd.DataFrame) -> str:
     if comparisons.empty:
         lines += ["No paired comparison: no trained model has ADVISE rows and baseline rows with status ok.", ""]
     for (model, protocol), block in comparisons.groupby(BLOCK, sort=True):
-        lines += [f"### {model}, {protocol} protocol", "",
-                  "| Metric | Baseline | Does ADVISE beat it? | n pairs | ADVISE − baseline [95% CI] | "
-                  "wins / ties / losses | p (Holm) |", "|---|---|---|---|---|---|---|"]
-        for _, r in block.iterrows():
-            diff = f"{_num(r['mean_diff'], 3, True)} [{_num(r['ci_low'], 3, True)}, {_num(r['ci_high'], 3, True)}]"
-            lines.append(f"| {r['metric']} {METRICS[r['metric']].arrow} | {r['baseline']} | {r['verdict']} | "
-                         f"{r['n_pairs']} | {diff} | {r['wins']} / {r['ties']} / {r['losses']} | {_p(r['holm_p'])} |")
-        lines.append("")
+        heads = ["Metric", "Baseline", "Does ADVISE beat it?", "n pairs", "ADVISE − baseline [95% CI]",
+                 "wins / ties / losses", "p (Holm)"]
+        cells = [[f"{r['metric']} {METRICS[r['metric']].arrow}", str(r["baseline"]), str(r["verdict"]), str(r["n_pairs"]),
+                  f"{_num(r['mean_diff'], 3, True)} [{_num(r['ci_low'], 3, True)}, {_num(r['ci_high'], 3, True)}]",
+                  f"{r['wins']} / {r['ties']} / {r['losses']}", _p(r["holm_p"])] for _, r in block.iterrows()]
+        lines += [f"### {model}, {protocol} protocol", "", *markdown_table(heads, cells), ""]
     n_res = f"{stats.BOOTSTRAP_RESAMPLES:,}"
     lines += _skipped_note(rows) + [
         "Notes:", "",
@@ -201,18 +200,17 @@ def ranks_markdown(ranks: pd.DataFrame, tests: pd.DataFrame) -> str:
         t = tests[(tests["model"] == model) & (tests["protocol"] == protocol)].set_index("metric")
         metrics = list(dict.fromkeys(block["metric"]))
         n_images = ", ".join(f"{m} {int(t.loc[m, 'n_images'])}" for m in metrics)
-        lines += [f"### {model}, {protocol} protocol", "",
-                  f"Images scored by every method: {n_images}.", "",
-                  "| Method | " + " | ".join(f"{m} {METRICS[m].arrow}" for m in metrics) + " |",
-                  "|---|" + "---|" * len(metrics)]
         mean_rank = block.pivot_table(index="method", columns="metric", values="mean_rank", dropna=False)
-        for method in method_order(mean_rank.index):
-            lines.append(f"| {method} | " + " | ".join(_num(mean_rank.loc[method].get(m), 2) for m in metrics) + " |")
-        lines.append("| Friedman χ² (p) | " + " | ".join(
-            f"{_num(t.loc[m, 'friedman_chi2'], 1)} ({_p(t.loc[m, 'friedman_p'])})" for m in metrics) + " |")
+        cells = [[method] + [_num(mean_rank.loc[method].get(m), 2) for m in metrics]
+                 for method in method_order(mean_rank.index)]
+        cells.append(["Friedman χ² (p)"] + [f"{_num(t.loc[m, 'friedman_chi2'], 1)} ({_p(t.loc[m, 'friedman_p'])})"
+                                            for m in metrics])
         if model in in_paper:
-            lines.append("| Kendall τ_b vs paper (p) | " + " | ".join(
-                f"{_num(t.loc[m, 'kendall_tau_b'], 2)} ({_p(t.loc[m, 'kendall_p'])})" for m in metrics) + " |")
+            cells.append(["Kendall τ_b vs paper (p)"] + [
+                f"{_num(t.loc[m, 'kendall_tau_b'], 2)} ({_p(t.loc[m, 'kendall_p'])})" for m in metrics])
+        lines += [f"### {model}, {protocol} protocol", "", f"Images scored by every method: {n_images}.", "",
+                  *markdown_table(["Method"] + [f"{m} {METRICS[m].arrow}" for m in metrics], cells)]
+        if model in in_paper:
             lines += ["", agreement_sentence(model, t), ""]
         else:
             lines += ["", f"The paper has no {model}: no ordering to compare with.", ""]

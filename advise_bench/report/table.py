@@ -190,12 +190,17 @@ def footnotes(merged: pd.DataFrame) -> list[str]:
     return notes
 
 
+def markdown_table(heads: list[str], rows: list[list[str]]) -> list[str]:
+    """The lines of one Markdown table: header, rule, one line per row of cells."""
+    return ["| " + " | ".join(heads) + " |", "|" + "---|" * len(heads)] + ["| " + " | ".join(r) + " |" for r in rows]
+
+
 def to_markdown(merged: pd.DataFrame) -> str:
     metrics = table_metrics_of(merged)
     heads = ["Architecture", "Protocol", "Method", "n", "Peak range"]
     heads += [f"{m} {METRICS[m].arrow}" for m in metrics]
     heads += ["Time GPU / CPU (s)", "Hit", "CS pass", "errors", "degenerate image / map", "penalties (scaled/zeroed)"]
-    lines = ["| " + " | ".join(heads) + " |", "|" + "---|" * len(heads)]
+    rows = []
     for _, r in merged.iterrows():
         cells = [_architecture_cell(r), r["protocol"], r["method"], str(r["n"]), r["peak_range"]]
         cells += [_with_paper_value(_fmt(r[m], r[f"{m}_ci95"]), r.get(f"paper_{m}")) for m in metrics]
@@ -205,8 +210,8 @@ def to_markdown(merged: pd.DataFrame) -> str:
         cells += [time, _fmt(r["Hit"]), _fmt(r["CS_pass"]), str(r["errors"]),
                   f"{r.get('degenerate_images', 0)} / {r.get('degenerate_maps', 0)}",
                   f"{r['penalty_scaled']}/{r['penalty_zeroed']}"]
-        lines.append("| " + " | ".join(cells) + " |")
-    lines += ["", "Notes:", ""] + [f"- {note}" for note in footnotes(merged)]
+        rows.append(cells)
+    lines = markdown_table(heads, rows) + ["", "Notes:", ""] + [f"- {note}" for note in footnotes(merged)]
     return "\n".join(lines) + "\n"
 
 
@@ -277,10 +282,7 @@ def paper_markdown() -> str:
     paper = paper_table()
     heads = ["Architecture", "Method", "Peak range"] + [f"{m} {METRICS[m].arrow}" for m in TABLE_METRICS]
     heads += ["Time GPU / CPU (s)"]
-    lines = ["| " + " | ".join(heads) + " |", "|" + "---|" * len(heads)]
-    for _, r in paper.iterrows():
-        peak = r["peak_range"] if isinstance(r["peak_range"], str) else "N/A"
-        cells = [r["architecture"], r["method"], peak] + [_fmt(r[m]) for m in TABLE_METRICS]
-        cells.append(f"{_fmt(r['time_gpu_s'])} / {_fmt(r['time_cpu_s'])}")
-        lines.append("| " + " | ".join(cells) + " |")
-    return "\n".join(lines) + "\n\n" + PAPER_TIE_FOOTNOTE + "\n"
+    rows = [[r["architecture"], r["method"], r["peak_range"] if isinstance(r["peak_range"], str) else "N/A"]
+            + [_fmt(r[m]) for m in TABLE_METRICS] + [f"{_fmt(r['time_gpu_s'])} / {_fmt(r['time_cpu_s'])}"]
+            for _, r in paper.iterrows()]
+    return "\n".join(markdown_table(heads, rows)) + "\n\n" + PAPER_TIE_FOOTNOTE + "\n"
