@@ -49,6 +49,9 @@ def old_scorecam(loaded, x, targets):
     from tf_keras_vis.scorecam import Scorecam
     from tf_keras_vis.utils.scores import CategoricalScore
 
+    import keras
+
+    keras.utils.disable_interactive_logging()  # tf-keras-vis calls model.predict, which draws a progress bar
     vis = Scorecam(loaded.network("logit"), clone=False)
     for t in targets:
         vis(CategoricalScore([int(t)]), loaded.preprocess(x[None]), penultimate_layer=loaded.layer,
