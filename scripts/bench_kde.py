@@ -39,7 +39,8 @@ def balloon_exp_floor(features_czs, *, seed: int = 0) -> tuple[int, float]:
     in-cache, well-conditioned arguments gives a floor for the KDE on one core, before the
     bandwidth stage and the Nadaraya-Watson sums.
     """
-    from advise_bench.explainers.kde import _histograms, distinct_estimates, ssvkernel_states
+    from advise_bench.explainers.kde import distinct_estimates, ssvkernel_states
+    from advise_bench.explainers.kde.histogram import _histograms
 
     X = np.asarray(features_czs, dtype=np.float64)
     states = ssvkernel_states(X)

@@ -46,10 +46,9 @@ def quickshift_seconds(x) -> float:
 
 def old_scorecam(loaded, x, targets):
     """tf-keras-vis Score-CAM, one call per map (the previous path)."""
+    import keras
     from tf_keras_vis.scorecam import Scorecam
     from tf_keras_vis.utils.scores import CategoricalScore
-
-    import keras
 
     keras.utils.disable_interactive_logging()  # tf-keras-vis calls model.predict, which draws a progress bar
     vis = Scorecam(loaded.network("logit"), clone=False)

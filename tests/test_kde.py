@@ -268,7 +268,8 @@ def test_fast_arithmetic_takes_the_reference_path(out_relu_features, z196_featur
 def test_smoothing_matrix_is_fftkernel():
     """The fast fixed-bandwidth stage's matrices reproduce ssdensity's ``fftkernel`` (wrap-around
     included) for every bandwidth, on random histograms of several lengths."""
-    from advise_bench.explainers.kde import _bandwidths, _grid, _smoothing_matrix
+    from advise_bench.explainers.kde.bandwidths import _smoothing_matrix
+    from advise_bench.explainers.kde.grid import _bandwidths, _grid
 
     rng = np.random.default_rng(3)
     for L in (3, 17, 49, 196):
@@ -285,14 +286,13 @@ def test_fast_fixed_bandwidth_stage_equals_fft_stage(out_relu_features, z196_fea
     """The matrix-product bandwidth stage, with its near-tie points settled by the FFTs of their
     near candidates, gives exactly the optimal local bandwidths of the FFT stage (the reference's)
     on every channel."""
-    from advise_bench.explainers.kde import (
-        _grid,
-        _histograms,
+    from advise_bench.explainers.kde.bandwidths import (
         _local_bandwidths,
         _local_bandwidths_fast,
-        _sample_gap_grid,
         _settle_bandwidth_ties,
     )
+    from advise_bench.explainers.kde.grid import _grid
+    from advise_bench.explainers.kde.histogram import _histograms, _sample_gap_grid
 
     if layer == "out_relu":
         X = out_relu_features[0].astype(np.float64)
