@@ -17,7 +17,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import resource
 import subprocess
 import sys
 import time
@@ -79,7 +78,9 @@ def peak_rss_child(name: str, path: str) -> None:
         get_explainer("scorecam", loaded).explain_candidates(x, targets[None])
     else:
         old_scorecam(loaded, x[0], targets)
-    print(json.dumps({"peak_gb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20}))
+    # VmHWM, not ru_maxrss: a child's ru_maxrss starts at its parent's peak at the fork (Linux keeps it over exec).
+    hwm_kb = next(int(line.split()[1]) for line in open("/proc/self/status") if line.startswith("VmHWM:"))
+    print(json.dumps({"peak_gb": hwm_kb / 2**20}))
 
 
 def peak_rss(name: str, path: str) -> float:

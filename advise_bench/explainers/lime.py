@@ -12,7 +12,8 @@ Per image (``lime`` 0.2.0.1 semantics, kept exactly; the tests compare with ``li
    of width 0.25, Ridge): the superpixel weights.
 
 Preprocessing is per pixel, so a perturbed image's preprocessed pixels are those of the preprocessed
-image or of the preprocessed hidden image: the batches are selected from those two arrays directly.
+image or of the preprocessed hidden image: each batch is selected from those two arrays on the device,
+in the same compiled function that predicts it.
 
 The reference keeps the top-5 superpixels (by LIME weight, most positive first) as a binary map;
 ``continuous=True`` paints every superpixel with its weight instead (negative weights clipped, rescaled
@@ -63,6 +64,7 @@ class LIME(Explainer):
         self.score = score
         self.num_samples, self.num_features, self.batch_size = num_samples, num_features, batch_size
         self.seed, self.continuous, self.hide_color = seed, continuous, hide_color
+        self._outputs = None
 
     # ------------------------------------------------------------ shared by every label
     def prepare(self, images):
@@ -98,21 +100,39 @@ class LIME(Explainer):
         return hidden
 
     def perturbed_outputs(self, image, hidden, segments, data) -> np.ndarray:
-        """Classifier outputs of every perturbed image, in lime's batches, without building them one by one."""
+        """Classifier outputs of every perturbed image, in lime's batches; the images are selected on the
+        device from the preprocessed image and hidden image, never built one by one on the host."""
         shown, hid = self.model.preprocess(image[None])[0], self.model.preprocess(hidden[None])[0]
         # lime hides segment label z for feature z; labels beyond the features (none for quickshift) stay.
         keep = np.ones((len(data), max(int(segments.max()) + 1, data.shape[1])), bool)
         keep[:, : data.shape[1]] = data == 1
-        outputs = []
-        for start in range(0, len(data), self.batch_size):
-            mask = keep[start : start + self.batch_size][:, segments]  # (B, S, S)
-            batch = np.where(mask[..., None], shown, hid)
-            outputs.append(self.model.forward(batch, self.score))
-        return np.concatenate(outputs)
+        outputs = self._outputs_fn()
+        segments = segments.astype(np.int32)
+        return np.concatenate([outputs(keep[start : start + self.batch_size], segments, shown, hid).numpy()
+                               for start in range(0, len(data), self.batch_size)])
+
+    def _outputs_fn(self):
+        """Compiled once: select each perturbed image's pixels, then predict the batch."""
+        if self._outputs is None:
+            import tensorflow as tf
+
+            net = self.model.network(self.score)
+            spec = tf.TensorSpec
+
+            @tf.function(input_signature=[spec((None, None), tf.bool), spec((None, None), tf.int32),
+                                          spec((None, None, 3), tf.float32), spec((None, None, 3), tf.float32)])
+            def outputs(keep, segments, shown, hidden):
+                mask = tf.gather(keep, segments, axis=1)  # (B, S, S): is the pixel's superpixel kept?
+                return net(tf.where(mask[..., None], shown, hidden), training=False)
+
+            self._outputs = outputs
+        return self._outputs
 
     def warm_up(self, images, targets):
-        """Trace the classifier; a full 1,000-sample call would cost as much as a real image."""
-        self.model.forward(self.model.preprocess(np.asarray(images)[:1]), self.score)
+        """Trace the classifier on one perturbed image; a full call would cost as much as a real image."""
+        shown = self.model.preprocess(np.asarray(images)[:1])[0]
+        segments = np.zeros(shown.shape[:2], np.int32)
+        self._outputs_fn()(np.ones((1, 1), bool), segments, shown, shown)
 
     # ------------------------------------------------------------ per label
     def explain_target(self, images, targets, prepared):
