@@ -233,3 +233,15 @@ def test_lime_equals_lime_image(real):
         np.testing.assert_allclose([got[s] for s in want], [want[s] for s in want], rtol=0, atol=1e-8)
         top5 = sorted(want, key=lambda s: -want[s])[:5]
         np.testing.assert_array_equal(lime(x[:1], [t])[0], np.isin(ref.segments, top5).astype(np.float32))
+
+
+def test_gradcam_plus_plus_equals_layercam_under_global_average_pooling(tiny):
+    """With a GAP head the gradient is constant over space, so Grad-CAM++'s alphas normalise to 1/hw and
+    its map is sum_k ReLU(g_k) A_k, which is Layer-CAM's (a property, not a bug: see the README)."""
+    loaded, x = tiny
+    t = np.array([3])
+    pp = get_explainer("gradcam++", loaded).low_res_maps(x, t)
+    lc = get_explainer("layercam", loaded).low_res_maps(x, t)
+    gc = get_explainer("gradcam", loaded).low_res_maps(x, t)
+    np.testing.assert_allclose(pp / pp.max(), lc / lc.max(), atol=1e-5)
+    assert not np.allclose(gc / gc.max(), lc / lc.max(), atol=1e-3)
