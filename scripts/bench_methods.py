@@ -22,6 +22,9 @@ import sys
 import time
 
 import numpy as np
+
+os.environ.setdefault("TQDM_DISABLE", "1")  # lime_image wraps its sampling loop in a progress bar
+
 from bench_common import images, median_seconds, model
 
 from advise_bench.explainers import get_explainer
@@ -61,7 +64,6 @@ def old_lime(loaded, x, targets):
     from lime import lime_image
     from lime.wrappers.scikit_image import SegmentationAlgorithm
 
-    os.environ["TQDM_DISABLE"] = "1"  # lime_image wraps its sampling loop in a progress bar
     for t in targets:
         lime_image.LimeImageExplainer(random_state=0).explain_instance(
             x.astype(np.float64), lambda b: loaded.predict(b, batch_size=100), labels=(int(t),), top_labels=None,
