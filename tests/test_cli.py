@@ -82,8 +82,10 @@ def test_command_line_options_win_over_a_preset(monkeypatch, tmp_path):
     seen = {}
 
     def fake_run(cfg, progress=True):
+        from advise_bench.metrics.core import STATUSES
+
         seen["cfg"] = cfg
-        return {"images": 0, "ok": 0, "error": 0, "skipped_done": 0}
+        return {"images": 0, "skipped_done": 0, **dict.fromkeys(STATUSES, 0)}
 
     monkeypatch.setattr(runner, "run", fake_run)
     preset = tmp_path / "p.toml"
