@@ -179,6 +179,10 @@ wait_for "task ${ARRAY}_1 cancelled" cancelled
 "$BIN/python" scripts/slurm_check.py "$TMP/results-2" --preset "$PRESET" --shards 2 --partial 1 \
     | sed 's/^/    checked: /'
 scontrol requeue "${ARRAY}_1"
+# Release the report only once the requeued task has finished: Slurm may count the task's cancellation as
+# the end that afterany waits for (the README tells users to rerun `report` in that case).
+task1_completed() { [ "$(job_state "${ARRAY}_1")" = COMPLETED ]; }
+wait_for "requeued task ${ARRAY}_1 completed" task1_completed
 scontrol release "$REPORT"
 wait_for "submission 2 (jobs $ARRAY, $REPORT)" jobs_done "$ARRAY" "$REPORT"
 expect_completed "$ARRAY" "$REPORT"
