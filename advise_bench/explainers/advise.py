@@ -56,9 +56,11 @@ class GroupSelection(ABC):
     @abstractmethod
     def choose(self, explanations: list[Explanation], scorer: Scorer | None) -> Selection: ...
 
-    def picked(self, explanations: list[Explanation], j: int, scores: dict | None = None) -> Selection:
-        """Candidate j of the first target, with its counterparts (same peak count) for the others."""
-        maps = counterparts(explanations, ADVISE.candidate_key)[j]
+    def picked(self, explanations: list[Explanation], j: int, scores: dict | None = None,
+               pairs: list[np.ndarray] | None = None) -> Selection:
+        """Candidate j of the first target, with its counterparts (same peak count) for the others;
+        ``pairs`` are the counterparts when the caller has already built them."""
+        maps = (pairs or counterparts(explanations, ADVISE.candidate_key))[j]
         peaks = explanations[0].candidates[j]["peaks"]
         return Selection(maps, {"selected_peaks": peaks, "selection": self.name}, scores)
 
@@ -89,9 +91,10 @@ class OracleAVX(GroupSelection):
         if scorer is None:
             raise UserError("ADVISE selection 'oracle-avx' picks the group with the best AVX, so it needs the "
                             "evaluation's scorer; for maps without evaluation use 'max-peaks' or 'all'")
-        scores = [scorer(maps) for maps in counterparts(explanations, ADVISE.candidate_key)]
+        pairs = counterparts(explanations, ADVISE.candidate_key)
+        scores = [scorer(maps) for maps in pairs]
         best = int(np.argmax([s["AVX"] for s in scores]))
-        return self.picked(explanations, best, scores[best])
+        return self.picked(explanations, best, scores[best], pairs)
 
 
 SELECTIONS: dict[str, GroupSelection] = {s.name: s for s in (OracleAVX(), MaxPeaks(), AllGroups())}
