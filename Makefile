@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 PRESET ?= vgg16
 RESULTS = $(shell $(BIN)/python -c "from advise_bench.runner.presets import load_preset; print(load_preset('configs/$(PRESET).toml').get('out','results'))" 2>/dev/null)
 
-.PHONY: install test lint demo reproduce bench slurm-test clean
+.PHONY: install test lint demo reproduce reference bench slurm-test clean
 
 install: $(BIN)/advise-bench
 
@@ -29,6 +29,20 @@ demo: install
 reproduce: install
 	$(BIN)/advise-bench run --config configs/$(PRESET).toml --quiet
 	$(BIN)/advise-bench report $(RESULTS)
+
+# The committed reference results (README "What we found"): the main run, three ADVISE-only controls on the
+# same images, and the report. Resumable; e.g. make reference REF_MODEL=mobilenet_v2 REF_LIMIT=300
+REF_MODEL ?= mobilenet
+REF_LIMIT ?= 3000
+REF_DIR    = results/reference/$(REF_MODEL)
+REF_RUN    = $(BIN)/advise-bench run --config configs/$(REF_MODEL).toml --limit $(REF_LIMIT) --quiet
+reference: install
+	$(REF_RUN) --out results/reference
+	$(REF_RUN) -m advise --advise-grouping random --out $(REF_DIR)/controls/random-grouping
+	$(REF_RUN) -m advise --advise-selection max-peaks --out $(REF_DIR)/controls/max-peaks
+	$(REF_RUN) -m advise --advise-selection all --out $(REF_DIR)/controls/all-groups
+	$(BIN)/advise-bench report $(REF_DIR) --plot \
+	  $(foreach c,random-grouping max-peaks all-groups,--control $(REF_DIR)/controls/$(c))
 
 bench: install
 	cd scripts && ../$(BIN)/python bench_advise.py

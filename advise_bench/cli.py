@@ -119,13 +119,16 @@ def report(
     paper: Annotated[bool, typer.Option("--paper", help="also print the paper's whole Table I")] = False,
     bootstrap_resamples: Annotated[int, typer.Option(help="bootstrap resamples for the paired CIs")] = 10_000,
     seed: Annotated[int, typer.Option(help="seed of the bootstrap")] = 0,
+    control: Annotated[list[Path] | None, typer.Option(
+        help="folder of an ADVISE-only control run (other --advise-selection / --advise-grouping); repeatable")] = None,
 ):
     """Table I with 95% CIs, paired ADVISE-vs-baseline tests, method ranks; the paper's values where it has them."""
     from .report.table import build_report
 
     if bootstrap_resamples < 1000:
         raise UserError("--bootstrap-resamples must be at least 1000")
-    _, paths = build_report(results, out, plot=plot, paper=paper, n_resamples=bootstrap_resamples, seed=seed)
+    _, paths = build_report(results, out, plot=plot, paper=paper, controls=control or (),
+                            n_resamples=bootstrap_resamples, seed=seed)
     typer.echo(paths["report"].read_text())
     typer.echo("written: " + ", ".join(str(p) for p in paths.values()))
 

@@ -166,3 +166,50 @@ def test_cli_report_plot_and_paper(tmp_path):
     bad = subprocess.run([sys.executable, "-m", "advise_bench.cli", "report", str(tmp_path), "--bootstrap-resamples",
                           "10"], capture_output=True, text=True, timeout=240)
     assert bad.returncode == 2 and bad.stderr.startswith("error: --bootstrap-resamples")
+
+
+def _control_folder(root, model, rows, grouping="kde", selection="oracle-avx"):
+    write_results(root, model, [r for r in rows if r["method"] == "advise"])
+    (root / model / "run.json").write_text(json.dumps({"config": {
+        "model": model, "weights": "imagenet", "advise_grouping": grouping, "advise_selection": selection}}))
+    return root
+
+
+def test_a_model_folder_reports_like_its_results_folder(tmp_path):
+    write_results(tmp_path, "mobilenet", offset_rows({"advise": {"AVX": 0.05}}, n_images=8))
+    whole, _ = build_report(tmp_path, tmp_path / "whole", n_resamples=1000)
+    alone, paths = build_report(tmp_path / "mobilenet", n_resamples=1000)
+    pd.testing.assert_frame_equal(whole, alone)
+    assert paths["markdown"].parent == tmp_path / "mobilenet"
+    again, _ = build_report(tmp_path / "mobilenet", tmp_path / "again", n_resamples=1000)  # its own table1.csv ignored
+    pd.testing.assert_frame_equal(alone, again)
+
+
+def test_controls_are_compared_with_the_baselines_and_with_the_main_advise(tmp_path):
+    write_results(tmp_path / "main", "mobilenet_v2", offset_rows({"advise": {"AVX": 0.1}}))
+    # A random grouping that scores exactly as Grad-CAM does; an 'all' selection 0.2 below Grad-CAM on AVX.
+    _control_folder(tmp_path / "random", "mobilenet_v2", offset_rows({}), grouping="random")
+    _control_folder(tmp_path / "all", "mobilenet_v2", offset_rows({"advise": {"AVX": -0.2}}), selection="all")
+    _, paths = build_report(tmp_path / "main", controls=[tmp_path / "random", tmp_path / "all"], n_resamples=1000)
+    c = pd.read_csv(paths["controls"]).set_index(["control", "subject", "metric", "baseline"])
+    rnd, everything = "ADVISE (random grouping, oracle-avx)", "ADVISE (kde grouping, all)"
+    assert c.loc[(rnd, "main ADVISE", "AVX", rnd), "verdict"] == "yes"
+    assert c.loc[(rnd, "main ADVISE", "AVX", rnd), "mean_diff"] == pytest.approx(0.1)
+    assert c.loc[(rnd, rnd, "AVX", "Grad-CAM"), "verdict"] == "not shown"  # every image a tie
+    assert tuple(c.loc[(rnd, rnd, "AVX", "Grad-CAM"), ["wins", "ties", "losses"]]) == (0, 12, 0)
+    assert c.loc[(everything, everything, "AVX", "Score-CAM"), "verdict"] == "no: Score-CAM is better"
+    assert c.loc[(everything, everything, "AVX", "Score-CAM"), "subject_mean"] == pytest.approx(
+        np.mean([0.1 + 0.02 * i + 0.001 * ((i * 7) % 5) for i in range(12)]))
+    # the main ADVISE's own comparisons are untouched by the controls
+    main = pd.read_csv(paths["comparisons"]).set_index(["metric", "baseline"])
+    assert main.loc[("AVX", "Grad-CAM"), "mean_diff"] == pytest.approx(0.1)
+    assert "## Controls: is it the KDE, or the selection?" in paths["report"].read_text()
+
+
+def test_a_control_needs_its_setting_recorded(tmp_path):
+    from advise_bench.errors import UserError
+
+    write_results(tmp_path / "main", "mobilenet_v2", offset_rows({}, n_images=4))
+    write_results(tmp_path / "bare", "mobilenet_v2", offset_rows({}, n_images=4), manifest=False)
+    with pytest.raises(UserError, match="run.json"):
+        build_report(tmp_path / "main", controls=[tmp_path / "bare"], n_resamples=1000)

@@ -208,3 +208,20 @@ def test_constant_images_are_degenerate_and_stay_out_of_the_means(ilsvrc_dir, tm
     gc = table[table["method"] == "Grad-CAM"].iloc[0]
     assert gc["n"] == 2 and gc["AVX"] == pytest.approx(normal["AVX"].mean())
     assert gc["insertion_auc"] == pytest.approx(normal["insertion_auc"].mean())
+
+
+def test_results_record_shared_paths_portably(tmp_path, monkeypatch):
+    from advise_bench.paths import SHARED_ENV, portable_path
+    from advise_bench.runner.presets import load_preset
+
+    monkeypatch.setenv(SHARED_ENV, str(tmp_path / "shared"))
+    inside = tmp_path / "shared" / "ilsvrc3000" / "images" / "a.JPEG"
+    assert portable_path(inside) == "${SHARED}/ilsvrc3000/images/a.JPEG"
+    assert portable_path(tmp_path / "shared_other" / "a.JPEG") == str(tmp_path / "shared_other" / "a.JPEG")
+    assert portable_path("imagenet") == "imagenet"
+    assert portable_path(f"manifest {tmp_path / 'shared'}/m.csv") == "manifest ${SHARED}/m.csv"
+    preset = tmp_path / "p.toml"
+    preset.write_text('[run]\ndata = "${SHARED}/ilsvrc3000/manifest.csv"\n')
+    expanded = load_preset(preset)["data"]  # presets expand the token; results write it back
+    assert expanded == str(tmp_path / "shared" / "ilsvrc3000" / "manifest.csv")
+    assert portable_path(expanded) == "${SHARED}/ilsvrc3000/manifest.csv"

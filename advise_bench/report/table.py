@@ -51,6 +51,7 @@ def folder_weights(folder: Path) -> str:
 
 def load_rows(results_dir: Path) -> pd.DataFrame:
     """Every per-image row under ``results_dir`` (``<model>/<method>[.shard-*].csv``), shards merged.
+    ``results_dir`` may also be one model's folder (``<method>.csv`` directly inside).
 
     Each row also gets ``weights``: the weights its folder's ``run.json`` records."""
     results_dir = Path(results_dir)
@@ -58,8 +59,9 @@ def load_rows(results_dir: Path) -> pd.DataFrame:
         raise UserError(f"{results_dir}: no such results folder (run `advise-bench run` first)")
     frames = []
     weights = {}
-    for csv in sorted(results_dir.glob("*/*.csv")):
-        if csv.name.startswith(("advise_groups", "table", "ablation", "sanity", "comparisons", "ranks", "rank_tests")):
+    for csv in sorted(results_dir.glob("*.csv")) + sorted(results_dir.glob("*/*.csv")):
+        if csv.name.startswith(("advise_groups", "table", "ablation", "sanity", "comparisons", "ranks", "rank_tests",
+                                "controls")):
             continue
         df = pd.read_csv(csv, dtype={"image_id": str})
         if {"image_id", "method", "status"} <= set(df.columns):
@@ -242,17 +244,21 @@ def to_latex(merged: pd.DataFrame) -> str:
 
 
 def build_report(
-    results_dir: Path, out_dir: Path | None = None, plot: bool = False, paper: bool = False, **stats_options
+    results_dir: Path, out_dir: Path | None = None, plot: bool = False, paper: bool = False, controls=(),
+    **stats_options
 ) -> tuple[pd.DataFrame, dict[str, Path]]:
     """Write Table I (``table1.{md,csv,tex}``), the paired comparisons and ranks (``comparisons.csv``,
     ``ranks.csv``, ``rank_tests.csv``), the whole Markdown report (``report.md``) and, with ``plot``,
-    ``report.png``. ``paper`` appends the published Table I to ``report.md``."""
+    ``report.png``. ``paper`` appends the published Table I to ``report.md``. ``controls``: folders of
+    ADVISE-only control runs, compared in ``controls.csv`` (see ``controls.py``)."""
     from .compare import compare_with_advise, comparisons_markdown, rank_methods, ranks_markdown
+    from .controls import compare_controls, controls_markdown, load_controls
 
     rows = load_rows(results_dir)
     merged = with_paper(aggregate(rows))
     comparisons = compare_with_advise(rows, **stats_options)
     ranks, rank_tests = rank_methods(rows, merged)
+    control_rows = load_controls(controls)
     out_dir = Path(out_dir or results_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     paths = {"markdown": out_dir / "table1.md", "csv": out_dir / "table1.csv", "latex": out_dir / "table1.tex",
@@ -266,6 +272,11 @@ def build_report(
     ranks.to_csv(paths["ranks"], index=False)
     rank_tests.to_csv(paths["rank_tests"], index=False)
     sections = ["# Table I\n", table_md, comparisons_markdown(comparisons, rows), ranks_markdown(ranks, rank_tests)]
+    if control_rows:
+        paths["controls"] = out_dir / "controls.csv"
+        control_table = compare_controls(rows, control_rows, **stats_options)
+        control_table.to_csv(paths["controls"], index=False)
+        sections.append(controls_markdown(control_table))
     if plot:
         from .figure import plot_report
 

@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 from importlib import metadata
 from pathlib import Path
 
-from ..paths import REPO_ROOT
+from ..paths import REPO_ROOT, portable_path
 
 PACKAGES = ("advise-bench", "tensorflow", "keras", "numpy", "scipy", "scikit-image", "tf-keras-vis", "lime", "pandas")
 
@@ -44,5 +44,6 @@ def write_manifest(path: Path, config, **extra) -> None:
     }
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(".tmp")
-    tmp.write_text(json.dumps(doc, indent=2, default=str))
+    # Paths into the shared folder are written shared-relative, like the rows' ``file``.
+    tmp.write_text(portable_path(json.dumps(doc, indent=2, default=str)))
     tmp.replace(path)

@@ -7,7 +7,7 @@ from dataclasses import fields, replace
 from pathlib import Path
 
 from ..errors import UserError
-from ..paths import shared_dir
+from ..paths import SHARED_TOKEN, shared_dir
 
 
 def load_preset(path: Path) -> dict:
@@ -20,7 +20,7 @@ def load_preset(path: Path) -> dict:
         raise UserError(f"--config {path}: invalid TOML ({exc})") from None
     run = doc.get("run", doc)
     # ${SHARED} lets presets point at the shared assets wherever ADVISE_BENCH_SHARED puts them.
-    return {k: v.replace("${SHARED}", str(shared_dir())) if isinstance(v, str) else v for k, v in run.items()}
+    return {k: v.replace(SHARED_TOKEN, str(shared_dir())) if isinstance(v, str) else v for k, v in run.items()}
 
 
 def apply_preset(cfg, path: Path, explicit: set[str]):

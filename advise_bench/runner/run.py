@@ -20,6 +20,7 @@ import numpy as np
 
 from ..config import RunConfig
 from ..errors import ImageError, UserError
+from ..paths import portable_path
 
 log = logging.getLogger(__name__)
 
@@ -162,7 +163,7 @@ class Run:
 
     def _base_row(self, r, method: str) -> dict:
         return {
-            "image_id": r.image_id, "file": str(r.path), "label": r.label, "method": method,
+            "image_id": r.image_id, "file": portable_path(r.path), "label": r.label, "method": method,
             "model": self.model.name, "protocol": self.protocol.name, "device": self.device,
             "shard": f"{self.cfg.shard[0]}/{self.cfg.shard[1]}",
         }

@@ -1,0 +1,122 @@
+"""Controls for ADVISE: the same images explained with another group selection or a random grouping.
+
+A control is an ADVISE-only run in its own folder (``run -m advise --advise-selection all``, or
+``--advise-grouping random``, which keeps the group sizes but permutes the unit scores). Its rows are
+compared with every baseline of the main run exactly as ADVISE is (same pairing, bootstrap, Wilcoxon and
+Holm family), and the main run's ADVISE is compared with it. If a random grouping scores as well as the
+KDE's, the gain comes from the selection rule, not from the KDE.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pandas as pd
+
+from ..errors import UserError
+from ..metrics.core import METRICS
+from . import stats
+from .compare import BLOCK, _num, _p, compare_with_advise
+from .table import ADVISE, load_rows, markdown_table
+
+MAIN = "main ADVISE"
+
+
+def _manifests(folder: Path) -> list[dict]:
+    docs = []
+    for manifest in sorted(folder.glob("run*.json")) + sorted(folder.glob("*/run*.json")):
+        try:
+            docs.append(json.loads(manifest.read_text()))
+        except (OSError, ValueError):
+            continue
+    return docs
+
+
+def run_variant(folder: Path) -> str:
+    """How a folder's ADVISE grouped and selected, from its ``run.json``: ``random grouping, all``."""
+    variants = set()
+    for doc in _manifests(Path(folder)):
+        config = doc.get("config", {})
+        variants.add(f"{config.get('advise_grouping', 'kde')} grouping, {config.get('advise_selection', 'oracle-avx')}")
+    if len(variants) != 1:
+        found = "none" if not variants else "; ".join(sorted(variants))
+        raise UserError(f"{folder}: a control needs one ADVISE setting recorded in its run.json (found: {found})")
+    return variants.pop()
+
+
+def load_controls(folders) -> dict[str, pd.DataFrame]:
+    """Each control folder's ADVISE rows, keyed by ``ADVISE (<grouping>, <selection>)``, in the order of
+    those labels (so the report does not depend on the order the folders were given in)."""
+    controls = {}
+    for folder in folders:
+        label = f"ADVISE ({run_variant(folder)})"
+        if label in controls:
+            raise UserError(f"{folder}: two control folders ran the same setting ({label})")
+        rows = load_rows(folder)
+        rows = rows[rows["method"] == ADVISE]
+        if rows.empty:
+            raise UserError(f"{folder}: no ADVISE rows to use as a control")
+        controls[label] = rows
+    return dict(sorted(controls.items()))
+
+
+def compare_controls(rows: pd.DataFrame, controls: dict[str, pd.DataFrame], **stats_options) -> pd.DataFrame:
+    """Per control: the control against every baseline (as ``compare_with_advise`` does for ADVISE), then the
+    main run's ADVISE against the control (``baseline`` = the control; one Holm family over the metrics)."""
+    main = rows[rows["method"] == ADVISE]
+    baselines = rows[rows["method"] != ADVISE]
+    frames = []
+    for label, control in controls.items():
+        against_baselines = compare_with_advise(pd.concat([baselines, control], ignore_index=True), **stats_options)
+        against_main = compare_with_advise(pd.concat([main, control.assign(method=label)], ignore_index=True),
+                                           **stats_options)
+        frames += [against_baselines.assign(control=label, subject=label),
+                   against_main.assign(control=label, subject=MAIN)]
+    if not frames:
+        return pd.DataFrame()
+    table = pd.concat(frames, ignore_index=True).rename(columns={"advise_mean": "subject_mean"})
+    return table[["control", "subject", *[c for c in table.columns if c not in ("control", "subject")]]]
+
+
+def _short(verdict: str) -> str:
+    """'yes', 'not shown', or 'no' for "no: X is better"."""
+    return "no" if verdict.startswith("no:") else verdict
+
+
+def controls_markdown(table: pd.DataFrame) -> str:
+    """One table per model x protocol: each control's mean per metric, whether it beats each baseline, and
+    whether the main run's ADVISE beats it."""
+    lines = ["## Controls: is it the KDE, or the selection?", ""]
+    if table.empty:
+        return "\n".join(lines + ["No control rows.", ""])
+    for (model, protocol), block in table.groupby(BLOCK, sort=True):
+        by_control = block[block["subject"] != MAIN]
+        baselines = list(dict.fromkeys(by_control["baseline"]))
+        heads = (["Control", "Metric", "Control mean", f"{MAIN} − control [95% CI]", "p (Holm)", "Does main beat it?"]
+                 + [f"Beats {b}?" for b in baselines])
+        cells = []
+        for (control, metric), rows in by_control.groupby(["control", "metric"], sort=False):
+            vs_main = block[(block["subject"] == MAIN) & (block["control"] == control) & (block["metric"] == metric)]
+            m = vs_main.iloc[0] if len(vs_main) else None
+            verdicts = rows.set_index("baseline")
+            cells.append(
+                [control, f"{metric} {METRICS[metric].arrow}", _num(rows["subject_mean"].iloc[0], 3),
+                 "—" if m is None else
+                 f"{_num(m['mean_diff'], 3, True)} [{_num(m['ci_low'], 3, True)}, {_num(m['ci_high'], 3, True)}]",
+                 "—" if m is None else _p(m["holm_p"]), "—" if m is None else _short(m["verdict"])]
+                + [f"{_short(verdicts.loc[b, 'verdict'])} ({_num(verdicts.loc[b, 'mean_diff'], 3, True)})"
+                   if b in verdicts.index else "—" for b in baselines])
+        lines += [f"### {model}, {protocol} protocol", "", *markdown_table(heads, cells), ""]
+    lines += [
+        "Notes:", "",
+        "- A control is an ADVISE-only run of the same images with another grouping or selection (its run.json "
+        "says which). 'random grouping' permutes the units' peak counts with a seeded permutation before grouping: "
+        "the same group sizes, the KDE's information removed.",
+        f"- '{MAIN} − control' pairs the main run's ADVISE with the control on the images both scored; 'yes' means "
+        "the main ADVISE is better (Holm over the metrics of that control).",
+        "- 'Beats X?': the control against baseline X exactly as ADVISE is compared above (same Holm family shape); "
+        "in brackets the mean difference control − X.",
+        f"- CIs: percentile bootstrap ({stats.BOOTSTRAP_RESAMPLES:,} resamples, seeded); p: two-sided Wilcoxon.", "",
+    ]
+    return "\n".join(lines)
