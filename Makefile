@@ -16,7 +16,7 @@ $(BIN)/advise-bench: pyproject.toml
 	touch $@
 
 test: install
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q --durations=15
 
 lint: install
 	$(BIN)/ruff check advise_bench tests scripts

@@ -225,3 +225,20 @@ def test_results_record_shared_paths_portably(tmp_path, monkeypatch):
     expanded = load_preset(preset)["data"]  # presets expand the token; results write it back
     assert expanded == str(tmp_path / "shared" / "ilsvrc3000" / "manifest.csv")
     assert portable_path(expanded) == "${SHARED}/ilsvrc3000/manifest.csv"
+
+
+def test_a_resumed_run_keeps_the_earlier_sessions_in_its_manifest(tmp_path):
+    import json
+
+    from advise_bench.config import RunConfig
+    from advise_bench.runner.manifest import write_manifest
+
+    path = tmp_path / "run.json"
+    write_manifest(path, RunConfig(limit=10), images=10)
+    first = json.loads(path.read_text())
+    assert first["earlier_sessions"] == []
+    write_manifest(path, RunConfig(limit=20), images=20)
+    write_manifest(path, RunConfig(limit=30), images=30)
+    last = json.loads(path.read_text())
+    assert [s["config"]["limit"] for s in last["earlier_sessions"]] == [10, 20]
+    assert last["config"]["limit"] == 30 and last["earlier_sessions"][0]["created"] == first["created"]

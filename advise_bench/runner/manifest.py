@@ -33,7 +33,19 @@ def git_commit() -> str:
         return "unknown"
 
 
+def earlier_sessions(path: Path) -> list[dict]:
+    """What an existing manifest says about the sessions that wrote the folder's rows before this one."""
+    try:
+        old = json.loads(Path(path).read_text())
+    except (OSError, ValueError):
+        return []
+    return [*old.get("earlier_sessions", []),
+            {k: old.get(k) for k in ("created", "git_commit", "versions", "config")}]
+
+
 def write_manifest(path: Path, config, **extra) -> None:
+    """Write ``run.json``. A resumed run keeps the earlier sessions' commit, versions and settings under
+    ``earlier_sessions``, since their rows stay in the folder."""
     cfg = asdict(config) if is_dataclass(config) else dict(config)
     doc = {
         "created": datetime.now(UTC).isoformat(timespec="seconds"),
@@ -41,6 +53,7 @@ def write_manifest(path: Path, config, **extra) -> None:
         "versions": package_versions(),
         "config": cfg,
         **extra,
+        "earlier_sessions": earlier_sessions(path),
     }
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(".tmp")
