@@ -46,3 +46,11 @@ def test_every_committed_method_has_at_least_99_percent_ok_rows(model):
 
 def test_reference_results_exist():
     assert MODELS, "no committed reference table under results/reference"
+
+
+@pytest.mark.parametrize("model", MODELS)
+def test_readme_quotes_the_committed_table(model):
+    """README's "What we found" must show the committed numbers, not an older run's."""
+    readme = (REFERENCE.parents[1] / "README.md").read_text()
+    rows = [line for line in (REFERENCE / model / "table1.md").read_text().splitlines() if line.startswith(f"| {model} ")]
+    assert rows and all(line in readme for line in rows)
