@@ -213,3 +213,12 @@ def test_a_control_needs_its_setting_recorded(tmp_path):
     write_results(tmp_path / "bare", "mobilenet_v2", offset_rows({}, n_images=4), manifest=False)
     with pytest.raises(UserError, match="run.json"):
         build_report(tmp_path / "main", controls=[tmp_path / "bare"], n_resamples=1000)
+
+
+def test_cli_control_errors_are_one_line(tmp_path):
+    write_results(tmp_path / "main", "mobilenet_v2", offset_rows({}, n_images=4))
+    write_results(tmp_path / "bare", "mobilenet_v2", offset_rows({}, n_images=4), manifest=False)
+    for control, needle in ((tmp_path / "nowhere", "no such results folder"), (tmp_path / "bare", "run.json")):
+        res = subprocess.run([sys.executable, "-m", "advise_bench.cli", "report", str(tmp_path / "main"),
+                              "--control", str(control)], capture_output=True, text=True, timeout=240)
+        assert res.returncode == 2 and res.stderr.count("\n") == 1 and needle in res.stderr, res.stderr

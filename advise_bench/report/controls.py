@@ -50,10 +50,10 @@ def load_controls(folders) -> dict[str, pd.DataFrame]:
     those labels (so the report does not depend on the order the folders were given in)."""
     controls = {}
     for folder in folders:
+        rows = load_rows(folder)  # first: a missing folder is the clearer error
         label = f"ADVISE ({run_variant(folder)})"
         if label in controls:
             raise UserError(f"{folder}: two control folders ran the same setting ({label})")
-        rows = load_rows(folder)
         rows = rows[rows["method"] == ADVISE]
         if rows.empty:
             raise UserError(f"{folder}: no ADVISE rows to use as a control")
