@@ -9,7 +9,6 @@ KDE's, the gain comes from the selection rule, not from the KDE.
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import pandas as pd
@@ -18,25 +17,15 @@ from ..errors import UserError
 from ..metrics.core import METRICS
 from . import stats
 from .compare import BLOCK, _num, _p, compare_with_advise
-from .table import ADVISE, load_rows, markdown_table
+from .table import ADVISE, load_rows, markdown_table, read_manifests
 
 MAIN = "main ADVISE"
-
-
-def _manifests(folder: Path) -> list[dict]:
-    docs = []
-    for manifest in sorted(folder.glob("run*.json")) + sorted(folder.glob("*/run*.json")):
-        try:
-            docs.append(json.loads(manifest.read_text()))
-        except (OSError, ValueError):
-            continue
-    return docs
 
 
 def run_variant(folder: Path) -> str:
     """How a folder's ADVISE grouped and selected, from its ``run.json``: ``random grouping, all``."""
     variants = set()
-    for doc in _manifests(Path(folder)):
+    for doc in read_manifests(folder) + read_manifests(folder, "*/run*.json"):
         config = doc.get("config", {})
         variants.add(f"{config.get('advise_grouping', 'kde')} grouping, {config.get('advise_selection', 'oracle-avx')}")
     if len(variants) != 1:

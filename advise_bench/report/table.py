@@ -36,15 +36,20 @@ UNTRAINED_FOOTNOTE = (f"'{UNTRAINED_NOTE}': the run used --weights random; its m
                       "methods, only its times are meaningful.")
 
 
-def folder_weights(folder: Path) -> str:
-    """The weights a model folder was run with, from its ``run*.json`` ("random" = untrained, "" if unknown)."""
-    sources = set()
-    for manifest in sorted(Path(folder).glob("run*.json")):
+def read_manifests(folder: Path, pattern: str = "run*.json") -> list[dict]:
+    """The readable ``run.json`` documents (shards' included) matching ``pattern`` under ``folder``."""
+    docs = []
+    for manifest in sorted(Path(folder).glob(pattern)):
         try:
-            doc = json.loads(manifest.read_text())
+            docs.append(json.loads(manifest.read_text()))
         except (OSError, ValueError):
             continue
-        sources.add(str(doc.get("config", {}).get("weights") or doc.get("weights") or ""))
+    return docs
+
+
+def folder_weights(folder: Path) -> str:
+    """The weights a model folder was run with, from its ``run*.json`` ("random" = untrained, "" if unknown)."""
+    sources = {str(doc.get("config", {}).get("weights") or doc.get("weights") or "") for doc in read_manifests(folder)}
     sources.discard("")
     return UNTRAINED if UNTRAINED in sources else ", ".join(sorted(sources))
 
@@ -255,10 +260,10 @@ def build_report(
     from .controls import compare_controls, controls_markdown, load_controls
 
     rows = load_rows(results_dir)
+    control_rows = load_controls(controls)  # before the statistics: a bad control folder fails at once
     merged = with_paper(aggregate(rows))
     comparisons = compare_with_advise(rows, **stats_options)
     ranks, rank_tests = rank_methods(rows, merged)
-    control_rows = load_controls(controls)
     out_dir = Path(out_dir or results_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     paths = {"markdown": out_dir / "table1.md", "csv": out_dir / "table1.csv", "latex": out_dir / "table1.tex",
