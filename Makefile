@@ -15,8 +15,10 @@ $(BIN)/advise-bench: pyproject.toml
 	$(BIN)/python -m pip install -q -e '.[dev]'
 	touch $@
 
+# Two workers, one test file each at a time (module fixtures such as the ablation run are built once).
+TEST_WORKERS ?= 2
 test: install
-	$(BIN)/python -m pytest -q --durations=15
+	$(BIN)/python -m pytest -q -n $(TEST_WORKERS) --dist loadfile --durations=15
 
 lint: install
 	$(BIN)/ruff check advise_bench tests scripts

@@ -44,6 +44,15 @@ def mobilenet_v2_real(shared_models_dir):
 
 
 @pytest.fixture(scope="session")
+def mobilenet_025_real(shared_models_dir):
+    """Stock keras MobileNet (alpha 0.25) with the shared real ImageNet weights: a fifth of MobileNetV2's
+    channels at the explained layer and a fifth of its forward time, for oracles that cost per channel."""
+    import keras
+
+    return keras.applications.MobileNet(alpha=0.25, weights=str(shared_models_dir / "mobilenet_0.25_224.weights.h5"))
+
+
+@pytest.fixture(scope="session")
 def ilsvrc_images(ilsvrc_dir):
     """First 10 manifest rows as (uint8 224x224x3 RGB array, label), stretched like the reference."""
     import csv

@@ -13,6 +13,7 @@ pytestmark = pytest.mark.slow
 
 METRICS = ["AD", "SSIM", "FSIM", "MSE", "AVX"]
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+MODEL = "mobilenet"  # MobileNet 0.25: real weights, and the cheapest to load and trace
 
 
 def _assert_png(path, lo=300, hi=5000):
@@ -28,14 +29,14 @@ def _assert_png(path, lo=300, hi=5000):
 
 
 def _cfg(ilsvrc_dir, out, **kw):
-    base = dict(model="mobilenet_v2", data=str(ilsvrc_dir / "manifest.csv"), limit=2, methods=("gradcam",),
+    base = dict(model=MODEL, data=str(ilsvrc_dir / "manifest.csv"), limit=2, methods=("gradcam",),
                 out=str(out))
     base.update(kw)
     return RunConfig(**base)
 
 
 def _metrics(out, method="gradcam"):
-    df = pd.read_csv(out / "mobilenet_v2" / f"{method}.csv", dtype={"image_id": str})
+    df = pd.read_csv(out / MODEL / f"{method}.csv", dtype={"image_id": str})
     return df.sort_values("image_id").reset_index(drop=True)
 
 
@@ -98,7 +99,7 @@ def test_ablation_table_and_figure(ablation):
     assert csv["AVX"].between(0, 1).all()
     for relu in ("on", "off"):
         for d in ("0.050", "0.100"):
-            assert (root / f"relu-{relu}_d{d}" / "mobilenet_v2" / "gradcam.csv").is_file()
+            assert (root / f"relu-{relu}_d{d}" / MODEL / "gradcam.csv").is_file()
     _assert_png(root / "ablation_avx.png")
 
 
@@ -214,15 +215,15 @@ def test_show_command_writes_png(cli, ilsvrc_dir, tmp_path):
 
     first = next(csv.DictReader(open(ilsvrc_dir / "manifest.csv")))
     out = tmp_path / "cmd.png"
-    code, output = cli("show", ilsvrc_dir / first["file"], "--methods", "gradcam", "--out", out)
+    code, output = cli("show", ilsvrc_dir / first["file"], "--model", MODEL, "--methods", "gradcam", "--out", out)
     assert code == 0, output
     _assert_png(out)
 
 
 def test_ablate_command_resumes_the_finished_ablation(cli, ablation, ilsvrc_dir):
     out, table = ablation
-    code, output = cli("ablate", "--data", ilsvrc_dir / "manifest.csv", "--limit", 2, "--methods", "gradcam",
-                       "--methods", "advise", "--densities", "0.05,0.1", "--out", out, "--quiet")
+    code, output = cli("ablate", "--model", MODEL, "--data", ilsvrc_dir / "manifest.csv", "--limit", 2,
+                       "--methods", "gradcam", "--methods", "advise", "--densities", "0.05,0.1", "--out", out, "--quiet")
     assert code == 0, output
     again = pd.read_csv(out / "ablation" / "ablation_avx.csv")
     assert np.allclose(again.sort_values(["relu", "method", "density"])["AVX"],

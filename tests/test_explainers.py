@@ -202,17 +202,18 @@ def tf_keras_vis_scorecam():
 
 @pytest.mark.slow
 @pytest.mark.parametrize("max_n", [None, 48])
-def test_scorecam_equals_tf_keras_vis_on_real_mobilenet_v2(real, tf_keras_vis_scorecam, max_n):
+def test_scorecam_equals_tf_keras_vis_on_real_mobilenet(mobilenet_025_real, ilsvrc_images, tf_keras_vis_scorecam,
+                                                        max_n):
+    """Real MobileNet 0.25 (256 channels, so tf-keras-vis's full Score-CAM costs seconds per map, not a
+    minute as on MobileNetV2): three images' top-1 and image 0's top-2 (which reuses the predictions)."""
     from advise_bench.explainers.base import finalize_maps
 
-    loaded, x, top1, top2 = real
-    # tf-keras-vis's full Score-CAM costs about a minute per map on CPU: one map there (image 0's top-1);
-    # with max_n, all three images' top-1 and image 0's top-2 (which reuses the predictions).
-    n_images = 1 if max_n is None else len(x)
-    x = x[:n_images]
-    ours = get_explainer("scorecam", loaded, max_n=max_n, batch_size=64)(x, np.stack([top1, top2], axis=1)[:n_images])
-    for i in range(n_images):
-        for k, t in enumerate((top1[i], top2[i]) if i == 0 and max_n is not None else (top1[i],)):
+    loaded = LoadedModel("mobilenet", mobilenet_025_real, "conv_pw_13_relu", 224, "tf", "shared")
+    x = np.stack([im for im, _ in ilsvrc_images[:3]])
+    targets = np.argsort(-loaded.predict(x), axis=1)[:, :2]
+    ours = get_explainer("scorecam", loaded, max_n=max_n, batch_size=64)(x, targets)
+    for i in range(len(x)):
+        for k, t in enumerate(targets[i] if i == 0 else targets[i, :1]):
             want = finalize_maps(tf_keras_vis_scorecam(loaded, x[i], t, max_n), 224)[0]
             np.testing.assert_allclose(ours[i, k], want, atol=1e-5)
 

@@ -17,6 +17,7 @@ from advise_bench.runner.store import RowWriter, done_ids
 pytestmark = pytest.mark.slow
 
 FAST = {"lime_samples": 60, "scorecam_max_n": 16}
+MODEL = "mobilenet"  # MobileNet 0.25: real weights, and the cheapest to load and trace
 TIME_COLS = ["time_s", "time_top2_s"]
 
 
@@ -38,13 +39,13 @@ def manifest(ilsvrc_dir, tmp_path_factory):
 
 
 def _cfg(manifest, out, **kw):
-    base = dict(model="mobilenet_v2", data=str(manifest), out=str(out), **FAST)
+    base = dict(model=MODEL, data=str(manifest), out=str(out), **FAST)
     base.update(kw)
     return RunConfig(**base)
 
 
 def _rows(out, method="gradcam"):
-    frames = [pd.read_csv(p, dtype={"image_id": str}) for p in sorted(Path(out, "mobilenet_v2").glob(f"{method}*.csv"))]
+    frames = [pd.read_csv(p, dtype={"image_id": str}) for p in sorted(Path(out, MODEL).glob(f"{method}*.csv"))]
     return pd.concat(frames).sort_values("image_id").reset_index(drop=True)
 
 
@@ -54,7 +55,7 @@ def test_end_to_end_all_methods_and_report(manifest, tmp_path):
     out = tmp_path / "res"
     counts = run(_cfg(manifest, out, limit=3), progress=False)
     assert counts["images"] == 3 and counts["error"] == 6  # the corrupt image, one error row per method
-    folder = out / "mobilenet_v2"
+    folder = out / MODEL
     for m in ("advise", "gradcam", "gradcampp", "scorecam", "layercam", "lime"):
         df = pd.read_csv(folder / f"{m}.csv", dtype={"image_id": str})
         assert len(df) == 3 and set(df["status"]) == {"ok", "error"}
@@ -84,8 +85,15 @@ def test_shards_merge_to_the_unsharded_run(manifest, tmp_path):
     full, sharded = tmp_path / "full", tmp_path / "sharded"
     methods = ("gradcam", "advise")
     run(_cfg(manifest, full, methods=methods, advise_selection="max-peaks"), progress=False)
+    # The sharded folder starts as an unsharded run of the first two images; each shard holds one of them
+    # and must take it as done (read from the unsharded files), not redo it.
+    run(_cfg(manifest, sharded, methods=methods, limit=2, advise_selection="max-peaks"), progress=False)
     for k in (0, 1):
-        run(_cfg(manifest, sharded, methods=methods, shard=(k, 2), advise_selection="max-peaks"), progress=False)
+        counts = run(_cfg(manifest, sharded, methods=methods, shard=(k, 2), advise_selection="max-peaks"),
+                     progress=False)
+        assert counts["images"] == 3 and counts["skipped_done"] == 1
+    for m in methods:
+        assert sum(len(pd.read_csv(p)) for p in (sharded / MODEL).glob(f"{m}.*csv")) == 6  # no image twice
     a = load_rows(full).drop(columns=TIME_COLS + ["shard"]).sort_values(["method", "image_id"])
     b = load_rows(sharded).drop(columns=TIME_COLS + ["shard"]).sort_values(["method", "image_id"])
     pd.testing.assert_frame_equal(a.reset_index(drop=True), b.reset_index(drop=True), check_dtype=False)
@@ -94,10 +102,10 @@ def test_shards_merge_to_the_unsharded_run(manifest, tmp_path):
 def test_kill_minus_nine_then_resume_equals_uninterrupted(manifest, tmp_path):
     ref_out, out = tmp_path / "ref", tmp_path / "killed"
     run(_cfg(manifest, ref_out, methods=("gradcam", "layercam")), progress=False)
-    cmd = [sys.executable, "-m", "advise_bench.cli", "run", "--data", str(manifest), "--out", str(out),
+    cmd = [sys.executable, "-m", "advise_bench.cli", "run", "--model", MODEL, "--data", str(manifest), "--out", str(out),
            "-m", "gradcam", "-m", "layercam", "--quiet"]
     proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
-    target = out / "mobilenet_v2" / "layercam.csv"
+    target = out / MODEL / "layercam.csv"
     deadline = time.time() + 240
     while time.time() < deadline and (not target.exists() or len(done_ids(target)) < 2):
         time.sleep(0.05)
@@ -118,6 +126,8 @@ def test_torn_last_line_is_repaired(tmp_path):
     w.write({"image_id": "b", "v": 2})
     with open(p, "ab") as fh:
         fh.write(b"c,3")  # a write cut short by kill -9
+    # Another process's file is only read: the torn row is not counted and the file is left as it is.
+    assert done_ids(p, repair=False) == {"a", "b"} and p.read_text().endswith("b,2\nc,3")
     assert done_ids(p) == {"a", "b"}
     RowWriter(p).write({"image_id": "c", "v": 3})
     assert p.read_text() == "image_id,v\na,1\nb,2\nc,3\n"
@@ -197,7 +207,7 @@ def test_constant_images_are_degenerate_and_stay_out_of_the_means(ilsvrc_dir, tm
     for p in real:
         shutil.copy(p, folder / p.name)
     out = tmp_path / "res"
-    counts = run(RunConfig(model="mobilenet_v2", data=str(folder), out=str(out), methods=("gradcam", "layercam"),
+    counts = run(RunConfig(model=MODEL, data=str(folder), out=str(out), methods=("gradcam", "layercam"),
                            extra_metrics=("deletion", "insertion")), progress=False)
     assert counts["degenerate_image"] == 4 and counts["ok"] + counts["degenerate_map"] == 4
     rows = _rows(out, "gradcam").set_index("image_id")

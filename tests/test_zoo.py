@@ -96,3 +96,23 @@ def test_any_keras_model_file(tmp_path):
     np.testing.assert_allclose(p.sum(axis=1), 1.0, rtol=1e-5)
     with pytest.raises(UserError, match="--layer"):
         zoo.load_model(model_file=str(tmp_path / "tiny.keras"))
+
+
+def test_runs_share_one_loaded_model_and_its_traced_functions(shared_models_dir):
+    from advise_bench.explainers import get_explainer
+
+    a = zoo.load_model_shared("mobilenet")
+    assert zoo.load_model_shared("mobilenet") is a
+    assert a.weights_source.endswith("mobilenet_0.25_224.weights.h5")
+    assert zoo.load_model_shared("mobilenet", layer="conv_pw_12_relu") is not a
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        r1, r2 = zoo.load_model_shared("mobilenet", "random"), zoo.load_model_shared("mobilenet", "random")
+    assert r1 is not r2 and not np.array_equal(r1.model.get_weights()[0], r2.model.get_weights()[0])
+    # A second explainer on the same model finds the first one's traced gradient function.
+    x = np.zeros((1, 224, 224, 3), np.float32)
+    get_explainer("advise", a).gradients(x, np.array([0]))
+    made = []
+    get_explainer("advise", a).gradients(x, np.array([0]))
+    a.compiled(("advise.gradients", "probability"), lambda: made.append(1))
+    assert made == []

@@ -144,7 +144,6 @@ class ADVISE(Explainer):
         self.selection = get_selection(selection)
         self.last_g_quirk = last_g_quirk  # density at the last bandwidth evaluated, as the MATLAB code
         self.kde_arithmetic = kde_arithmetic  # "fast" or "reference": same scores (see explainers/kde)
-        self._grad_fn = None
 
     # ---------------------------------------------------------------- the two hooks
     def prepare(self, images):
@@ -170,7 +169,7 @@ class ADVISE(Explainer):
         import keras
         import tensorflow as tf
 
-        if self._grad_fn is None:
+        def make():
             net = self.network
             feat = keras.Model(net.input, [net.get_layer(self.model.layer).output, net.output])
 
@@ -182,8 +181,10 @@ class ADVISE(Explainer):
                     s = tf.gather(out, t, axis=1, batch_dims=1)
                 return a, tape.gradient(s, a)
 
-            self._grad_fn = grad_fn
-        a, g = self._grad_fn(tf.constant(inputs), tf.constant(targets, dtype=tf.int32))
+            return grad_fn
+
+        grad_fn = self.model.compiled(("advise.gradients", self.score), make)
+        a, g = grad_fn(tf.constant(inputs), tf.constant(targets, dtype=tf.int32))
         return np.asarray(a, np.float64), np.asarray(g, np.float64)
 
     def unit_scores(self, samples_hwc: np.ndarray) -> np.ndarray:

@@ -64,7 +64,6 @@ class LIME(Explainer):
         self.score = score
         self.num_samples, self.num_features, self.batch_size = num_samples, num_features, batch_size
         self.seed, self.continuous, self.hide_color = seed, continuous, hide_color
-        self._outputs = None
 
     # ------------------------------------------------------------ shared by every label
     def prepare(self, images):
@@ -113,7 +112,7 @@ class LIME(Explainer):
 
     def _outputs_fn(self):
         """Compiled once: select each perturbed image's pixels, then predict the batch."""
-        if self._outputs is None:
+        def make():
             import tensorflow as tf
 
             net = self.model.network(self.score)
@@ -125,8 +124,9 @@ class LIME(Explainer):
                 mask = tf.gather(keep, segments, axis=1)  # (B, S, S): is the pixel's superpixel kept?
                 return net(tf.where(mask[..., None], shown, hidden), training=False)
 
-            self._outputs = outputs
-        return self._outputs
+            return outputs
+
+        return self.model.compiled(("lime.outputs", self.score), make)
 
     def warm_up(self, images, targets):
         """Trace the classifier on one perturbed image; a full call would cost as much as a real image."""

@@ -61,7 +61,6 @@ class ScoreCAM(CAMExplainer):
         if max_n is not None and max_n < 1:
             raise UserError("--scorecam-max-n must be >= 1")
         self.relu, self.batch_size, self.max_n = relu, batch_size, max_n
-        self._masked_probs = None
 
     # ------------------------------------------------------------ shared by every target
     def prepare(self, images):
@@ -101,7 +100,7 @@ class ScoreCAM(CAMExplainer):
 
     def _masked_probs_fn(self):
         """Compiled once: upsample, min-max normalise and apply a batch of masks, then predict."""
-        if self._masked_probs is None:
+        def make():
             import tensorflow as tf
 
             net = self.model.network("probability")
@@ -116,8 +115,9 @@ class ScoreCAM(CAMExplainer):
                 masks = (up - lo) / (hi - lo + _EPSILON)
                 return net(x[None] * masks[..., None], training=False)
 
-            self._masked_probs = masked_probs
-        return self._masked_probs
+            return masked_probs
+
+        return self.model.compiled("scorecam.masked_probs", make)
 
     def warm_up(self, images, targets):
         """Trace the masked-prediction function with one channel instead of running every channel."""

@@ -10,9 +10,10 @@ Weights are resolved by :func:`load_model`:
 
 from __future__ import annotations
 
+import functools
 import logging
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Hashable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -93,7 +94,8 @@ class LoadedModel:
 
     Every prediction goes through one compiled forward per output kind (:meth:`forward`), traced once
     for any batch size, so hot loops (Score-CAM, LIME, metrics) never pay ``model.predict``'s overhead
-    or a retrace.
+    or a retrace. Explainers keep their compiled functions here too (:meth:`compiled`), so an explainer
+    built again on the same model (each of ``ablate``'s runs) does not trace again.
     """
 
     name: str
@@ -104,7 +106,7 @@ class LoadedModel:
     weights_source: str
     preprocess: Callable[[np.ndarray], np.ndarray] = field(init=False, repr=False)
     _networks: dict = field(init=False, repr=False, default_factory=dict)
-    _forwards: dict = field(init=False, repr=False, default_factory=dict)
+    _functions: dict = field(init=False, repr=False, default_factory=dict)
 
     def __post_init__(self):
         self.preprocess = get_preprocessor(self.preprocess_name)
@@ -134,15 +136,22 @@ class LoadedModel:
 
         return self._compiled("features", build)(np.asarray(inputs, np.float32)).numpy()
 
+    def compiled(self, key: Hashable, make: Callable[[], Callable]) -> Callable:
+        """``make()``'s function (a tf.function over this model), made once per key and kept with the model."""
+        if key not in self._functions:
+            self._functions[key] = make()
+        return self._functions[key]
+
     def _compiled(self, key: str, build: Callable):
         """``build()``'s network as a tf.function over any batch size, built and traced once per key."""
-        if key not in self._forwards:
+        def make():
             import tensorflow as tf
 
             net = build()
             spec = tf.TensorSpec((None, *self.model.input_shape[1:]), tf.float32)
-            self._forwards[key] = tf.function(lambda x: net(x, training=False), input_signature=[spec])
-        return self._forwards[key]
+            return tf.function(lambda x: net(x, training=False), input_signature=[spec])
+
+        return self.compiled(("forward", key), make)
 
     def predict(self, images: np.ndarray, batch_size: int = 32, score: str = "probability") -> np.ndarray:
         """Softmax probabilities (or logits) for RGB 0..255 images (N,H,W,3), in batches."""
@@ -203,6 +212,30 @@ def load_model(
         )
     model, source = _build(spec, weights, kind, size)
     return _finish(LoadedModel(name, model, layer or spec.default_layer, size, preprocess or spec.preprocess, source))
+
+
+@functools.lru_cache(maxsize=2)
+def _load_model_once(name, weights, model_file, layer, input_size, preprocess) -> LoadedModel:
+    return load_model(name, weights, model_file=model_file, layer=layer, input_size=input_size, preprocess=preprocess)
+
+
+def load_model_shared(
+    name: str | None = None,
+    weights: str = "imagenet",
+    *,
+    model_file: str | None = None,
+    layer: str | None = None,
+    input_size: int | None = None,
+    preprocess: str | None = None,
+) -> LoadedModel:
+    """:func:`load_model`, kept for the process: runs that load the same network again (``ablate``'s,
+    the tests') reuse it and its traced functions. Random weights are drawn afresh every time, as
+    :func:`load_model` does. Callers must not change the model's weights in place."""
+    if model_file is None and name is not None:
+        weights, kind = resolve_weights(get_spec(name), weights)  # the key is the file actually loaded
+        if kind == "random":
+            return load_model(name, weights, layer=layer, input_size=input_size, preprocess=preprocess)
+    return _load_model_once(name, weights, model_file, layer, input_size, preprocess)
 
 
 def _build(spec: ModelSpec, weights: str, kind: str, size: int):

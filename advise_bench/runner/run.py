@@ -78,14 +78,14 @@ class Run:
 
     def __init__(self, cfg: RunConfig, progress: bool = True):
         from ..explainers import explainer_from_config
-        from ..models.zoo import load_model
+        from ..models.zoo import load_model_shared
         from .device import device_name, select_device
 
         self.cfg = cfg
         self.protocol, self.source, self.records = prepare(cfg)
         select_device(cfg.device)
         self.device = device_name(cfg.device)
-        self.model = load_model(
+        self.model = load_model_shared(
             cfg.model, cfg.weights, model_file=cfg.model_file, layer=cfg.layer,
             input_size=cfg.input_size, preprocess=cfg.preprocess,
         )
@@ -98,12 +98,24 @@ class Run:
     def path(self, stem: str) -> Path:
         return self.out_dir / f"{method_file(stem)}{self.suffix}.csv"
 
+    def done_ids(self, method: str) -> set[str]:
+        """Images ``method`` already has in this folder: in this shard's file, and read-only in the other
+        files of the method (the unsharded run's, other shards'), so a run can go on under another
+        ``--shard`` split without redoing images. The report keeps one row per image."""
+        from .store import done_ids
+
+        own = self.path(method)
+        stem = method_file(method)
+        others = [p for p in [self.out_dir / f"{stem}.csv", *sorted(self.out_dir.glob(f"{stem}.shard-*-of-*.csv"))]
+                  if p != own]
+        return done_ids(own).union(*(done_ids(p, repair=False) for p in others))
+
     def execute(self) -> dict:
         from tqdm import tqdm
 
         from ..metrics.core import STATUSES
         from .manifest import write_manifest
-        from .store import RowWriter, done_ids
+        from .store import RowWriter
 
         self.out_dir.mkdir(parents=True, exist_ok=True)
         write_manifest(
@@ -114,7 +126,7 @@ class Run:
         self.writers = {m: RowWriter(self.path(m)) for m in self.cfg.methods}
         self.candidate_writers = {m: RowWriter(self.path(f"{m}_groups")) for m, e in self.explainers.items()
                                   if e.candidate_key is not None}
-        done = {m: done_ids(self.path(m)) for m in self.cfg.methods}
+        done = {m: self.done_ids(m) for m in self.cfg.methods}
         todo = [r for r in self.records if any(r.image_id not in done[m] for m in self.cfg.methods)]
         counts = {"images": len(self.records), "skipped_done": len(self.records) - len(todo), **dict.fromkeys(STATUSES, 0)}
         bs = self.cfg.batch_size

@@ -73,11 +73,14 @@ def read_header(path: Path) -> list[str] | None:
         return next(csv.reader(fh), None)
 
 
-def done_ids(path: Path, key: str = "image_id") -> set[str]:
-    """Ids already written (ok or error rows): resuming skips them."""
+def done_ids(path: Path, key: str = "image_id", repair: bool = True) -> set[str]:
+    """Ids already written (ok or error rows): resuming skips them. ``repair=False`` reads a file that
+    another process may be writing: its torn tail, if any, is ignored instead of truncated."""
     path = Path(path)
     if not path.exists():
         return set()
-    _repair_tail(path)
-    with open(path, newline="") as fh:
-        return {row[key] for row in csv.DictReader(fh) if row.get(key)}
+    if repair:
+        _repair_tail(path)
+    data = path.read_bytes()
+    text = data[: data.rfind(b"\n") + 1].decode()
+    return {row[key] for row in csv.DictReader(io.StringIO(text, newline="")) if row.get(key)}
