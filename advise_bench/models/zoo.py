@@ -215,27 +215,19 @@ def load_model(
 
 
 @functools.lru_cache(maxsize=2)
-def _load_model_once(name, weights, model_file, layer, input_size, preprocess) -> LoadedModel:
-    return load_model(name, weights, model_file=model_file, layer=layer, input_size=input_size, preprocess=preprocess)
+def _load_model_once(name, weights, options: tuple) -> LoadedModel:
+    return load_model(name, weights, **dict(options))
 
 
-def load_model_shared(
-    name: str | None = None,
-    weights: str = "imagenet",
-    *,
-    model_file: str | None = None,
-    layer: str | None = None,
-    input_size: int | None = None,
-    preprocess: str | None = None,
-) -> LoadedModel:
-    """:func:`load_model`, kept for the process: runs that load the same network again (``ablate``'s,
-    the tests') reuse it and its traced functions. Random weights are drawn afresh every time, as
-    :func:`load_model` does. Callers must not change the model's weights in place."""
-    if model_file is None and name is not None:
+def load_model_shared(name: str | None = None, weights: str = "imagenet", **options) -> LoadedModel:
+    """:func:`load_model` (same arguments), kept for the process: runs that load the same network again
+    (``ablate``'s, the tests') reuse it and its traced functions. Random weights are drawn afresh every
+    time, as :func:`load_model` does. Callers must not change the model's weights in place."""
+    if options.get("model_file") is None and name is not None:
         weights, kind = resolve_weights(get_spec(name), weights)  # the key is the file actually loaded
         if kind == "random":
-            return load_model(name, weights, layer=layer, input_size=input_size, preprocess=preprocess)
-    return _load_model_once(name, weights, model_file, layer, input_size, preprocess)
+            return load_model(name, weights, **options)
+    return _load_model_once(name, weights, tuple(sorted(options.items())))
 
 
 def _build(spec: ModelSpec, weights: str, kind: str, size: int):
