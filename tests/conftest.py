@@ -44,12 +44,12 @@ def mobilenet_v2_real(shared_models_dir):
 
 
 @pytest.fixture(scope="session")
-def mobilenet_025_real(shared_models_dir):
-    """Stock keras MobileNet (alpha 0.25) with the shared real ImageNet weights: a fifth of MobileNetV2's
+def mobilenet_025_loaded(shared_models_dir):
+    """The zoo's MobileNet (alpha 0.25) with the shared real ImageNet weights: a fifth of MobileNetV2's
     channels at the explained layer and a fifth of its forward time, for oracles that cost per channel."""
-    import keras
+    from advise_bench.models.zoo import load_model
 
-    return keras.applications.MobileNet(alpha=0.25, weights=str(shared_models_dir / "mobilenet_0.25_224.weights.h5"))
+    return load_model("mobilenet", str(shared_models_dir / "mobilenet_0.25_224.weights.h5"))
 
 
 @pytest.fixture(scope="session")

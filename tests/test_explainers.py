@@ -202,13 +202,13 @@ def tf_keras_vis_scorecam():
 
 @pytest.mark.slow
 @pytest.mark.parametrize("max_n", [None, 48])
-def test_scorecam_equals_tf_keras_vis_on_real_mobilenet(mobilenet_025_real, ilsvrc_images, tf_keras_vis_scorecam,
+def test_scorecam_equals_tf_keras_vis_on_real_mobilenet(mobilenet_025_loaded, ilsvrc_images, tf_keras_vis_scorecam,
                                                         max_n):
     """Real MobileNet 0.25 (256 channels, so tf-keras-vis's full Score-CAM costs seconds per map, not a
     minute as on MobileNetV2): three images' top-1 and image 0's top-2 (which reuses the predictions)."""
     from advise_bench.explainers.base import finalize_maps
 
-    loaded = LoadedModel("mobilenet", mobilenet_025_real, "conv_pw_13_relu", 224, "tf", "shared")
+    loaded = mobilenet_025_loaded
     x = np.stack([im for im, _ in ilsvrc_images[:3]])
     targets = np.argsort(-loaded.predict(x), axis=1)[:, :2]
     ours = get_explainer("scorecam", loaded, max_n=max_n, batch_size=64)(x, targets)

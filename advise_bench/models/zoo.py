@@ -125,7 +125,7 @@ class LoadedModel:
 
     def forward(self, inputs, score: str = "probability") -> np.ndarray:
         """Outputs (softmax or logits) for *preprocessed* float32 inputs (N, S, S, 3), as NumPy."""
-        return self._compiled(score, lambda: self.network(score))(np.asarray(inputs, np.float32)).numpy()
+        return self._network_fn(score, lambda: self.network(score))(np.asarray(inputs, np.float32)).numpy()
 
     def feature_map(self, inputs) -> np.ndarray:
         """The explained layer's activations (N, h, w, C) for *preprocessed* inputs."""
@@ -134,7 +134,7 @@ class LoadedModel:
         def build():
             return keras.Model(self.model.inputs, self.model.get_layer(self.layer).output)
 
-        return self._compiled("features", build)(np.asarray(inputs, np.float32)).numpy()
+        return self._network_fn("features", build)(np.asarray(inputs, np.float32)).numpy()
 
     def compiled(self, key: Hashable, make: Callable[[], Callable]) -> Callable:
         """``make()``'s function (a tf.function over this model), made once per key and kept with the model."""
@@ -142,7 +142,7 @@ class LoadedModel:
             self._functions[key] = make()
         return self._functions[key]
 
-    def _compiled(self, key: str, build: Callable):
+    def _network_fn(self, key: str, build: Callable):
         """``build()``'s network as a tf.function over any batch size, built and traced once per key."""
         def make():
             import tensorflow as tf
