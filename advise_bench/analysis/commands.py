@@ -52,11 +52,14 @@ def ablate_command(
     methods: Annotated[list[str] | None, typer.Option("--methods", "-m", help=METHOD_HELP)] = None,
     data: Annotated[str, typer.Option(help=DATA_HELP)] = "auto",
     limit: Annotated[int | None, typer.Option(help="use at most N images")] = None,
+    subset_seed: Annotated[int | None, typer.Option(help="seeded class-stratified subset instead of the first N")] = None,
     out: Annotated[str, typer.Option(help="results folder (runs go to OUT/ablation/<tag>/)")] = "results",
     protocol: Annotated[str, typer.Option(help="reference (default) | corrected")] = "reference",
     seed: Annotated[int, typer.Option(help="seed for the noise and LIME sampling")] = 0,
     lime_samples: Annotated[int, typer.Option(help="LIME perturbation samples")] = 1000,
     scorecam_max_n: Annotated[int | None, typer.Option(help=MAX_N_HELP)] = None,
+    advise_selection: Annotated[str, typer.Option(help=SELECTION_HELP)] = "oracle-avx",
+    advise_grouping: Annotated[str, typer.Option(help="kde | random (control: permuted unit scores)")] = "kde",
     densities: Annotated[str | None, typer.Option(help="comma list (default 0.025..0.225)")] = None,
     no_relu_off: Annotated[bool, typer.Option("--no-relu-off", help="skip the arm without ReLU")] = False,
     shard: Annotated[str | None, typer.Option(help=SHARD_HELP)] = None,
@@ -71,8 +74,9 @@ def ablate_command(
     _positive("lime-samples", lime_samples)
     _positive("scorecam-max-n", scorecam_max_n)
     cfg = RunConfig(
-        model=model, weights=weights, methods=check_methods(methods), data=data, limit=limit, out=out,
-        protocol=protocol, seed=seed, lime_samples=lime_samples, scorecam_max_n=scorecam_max_n,
+        model=model, weights=weights, methods=check_methods(methods), data=data, limit=limit,
+        subset_seed=subset_seed, out=out, protocol=protocol, seed=seed, lime_samples=lime_samples,
+        scorecam_max_n=scorecam_max_n, advise_selection=advise_selection, advise_grouping=advise_grouping,
         shard=parse_shard(shard),
     )
     relu_modes = (True,) if no_relu_off else (True, False)
