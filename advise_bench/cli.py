@@ -12,6 +12,7 @@ from typing import Annotated
 import typer
 
 from . import __version__
+from .cli_options import BackendOption
 from .errors import UserError
 
 # Quiet TensorFlow's start-up chatter before anything imports it.
@@ -19,6 +20,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
                   help="Reproduce and extend Table I of the ADVISE paper.")
+
 
 METHOD_HELP = ("methods to run (repeat the option or give a comma list); "
                "default: all of advise, gradcam, gradcam++, scorecam, layercam, lime")
@@ -38,7 +40,7 @@ def _root(
 
 
 @app.command()
-def models():
+def models(backend: BackendOption = None):
     """List the model zoo: input size, default layer, preprocessing and weights source."""
     from .models.zoo import describe_zoo
 
@@ -77,6 +79,8 @@ def run(
     advise_grouping: Annotated[str, typer.Option(help="kde | random (control: permuted unit scores)")] = "kde",
     advise_last_g_quirk: Annotated[bool, typer.Option(help="KDE density at the last bandwidth evaluated, as the MATLAB code")] = True,
     advise_kde_arithmetic: Annotated[str, typer.Option(help="fast | reference (same unit scores)")] = "fast",
+    cam_groups: Annotated[str, typer.Option(help="none | like-advise (control: CAM maps over random groups of "
+                                                 "ADVISE's sizes, the best AVX kept)")] = "none",
     lime_samples: Annotated[int, typer.Option(help="LIME perturbation samples")] = 1000,
     lime_batch_size: Annotated[int, typer.Option(help="LIME perturbed images per forward pass")] = 100,
     lime_continuous: Annotated[bool, typer.Option(help="LIME map = superpixel weights, not the top-5 mask")] = False,
@@ -86,6 +90,7 @@ def run(
     extra_metrics: Annotated[str | None, typer.Option(help="opt-in metrics, comma list: deletion,insertion")] = None,
     config: Annotated[Path | None, typer.Option(help="a preset from configs/ (its values are defaults)")] = None,
     quiet: Annotated[bool, typer.Option(help="no progress bar")] = False,
+    backend: BackendOption = None,
 ):
     """Run every method over the images; write one CSV row per (image, method). Resumable."""
     from .config import RunConfig
@@ -94,7 +99,8 @@ def run(
     from .runner.run import parse_shard
     from .runner.run import run as run_all
 
-    options = {k: v for k, v in ctx.params.items() if k not in ("config", "quiet", "shard", "methods", "extra_metrics")}
+    options = {k: v for k, v in ctx.params.items()
+               if k not in ("config", "quiet", "shard", "methods", "extra_metrics", "backend")}
     # Every option but these is a RunConfig field of the same name.
     cfg = RunConfig(**{**options, "model": None if model_file else model},
                     methods=check_methods(methods) if methods else (), shard=parse_shard(shard),
@@ -121,6 +127,7 @@ def report(
     seed: Annotated[int, typer.Option(help="seed of the bootstrap")] = 0,
     control: Annotated[list[Path] | None, typer.Option(
         help="folder of an ADVISE-only control run (other --advise-selection / --advise-grouping); repeatable")] = None,
+    backend: BackendOption = None,
 ):
     """Table I with 95% CIs, paired ADVISE-vs-baseline tests, method ranks; the paper's values where it has them."""
     from .report.table import build_report
@@ -142,6 +149,7 @@ def slurm(
     weights: Annotated[str | None, typer.Option(help="weights file for every task (default: the preset's)")] = None,
     out: Annotated[str | None, typer.Option(help="results folder (default: the preset's)")] = None,
     logs: Annotated[Path, typer.Option(help="folder for the jobs' logs (created)")] = Path("logs"),
+    backend: BackendOption = None,
 ):
     """Submit a preset as a Slurm job array plus a `report` job that runs when the array ends.
 

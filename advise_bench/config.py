@@ -37,6 +37,7 @@ class RunConfig:
     advise_grouping: str = "kde"
     advise_last_g_quirk: bool = True
     advise_kde_arithmetic: str = "fast"
+    cam_groups: str = "none"  # "like-advise": the oracle control for every CAM method (explainers/base.py)
     lime_samples: int = 1000
     lime_batch_size: int = 100
     lime_continuous: bool = False

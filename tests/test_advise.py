@@ -6,8 +6,9 @@ import pytest
 
 from advise_bench.errors import UserError
 from advise_bench.explainers import Explanation, get_explainer
-from advise_bench.explainers.advise import ADVISE, SELECTIONS
+from advise_bench.explainers.advise import ADVISE
 from advise_bench.explainers.kde import unit_peak_counts
+from advise_bench.explainers.selection import SELECTIONS
 from advise_bench.models.zoo import LoadedModel
 
 
@@ -72,12 +73,12 @@ def test_activation_scores_do_not_depend_on_the_class(tiny):
 def test_one_kde_per_image_and_none_left_over_from_earlier_calls(tiny, monkeypatch):
     """Activation scores are computed once per image per call (shared by its targets) and never cached
     across calls, so a warm-up call cannot make the first timed image cheaper."""
-    import advise_bench.explainers.advise as advise_module
+    import advise_bench.explainers.grouping as grouping_module
 
     loaded, x = tiny
     calls = []
-    real = advise_module.unit_peak_counts
-    monkeypatch.setattr(advise_module, "unit_peak_counts", lambda *a, **k: calls.append(1) or real(*a, **k))
+    real = grouping_module.unit_peak_counts
+    monkeypatch.setattr(grouping_module, "unit_peak_counts", lambda *a, **k: calls.append(1) or real(*a, **k))
     exp = ADVISE(loaded, selection="max-peaks")
     exp.warm_up(x[:1], [[0, 1]])
     assert len(calls) == 1
@@ -122,7 +123,7 @@ def test_oracle_selection_picks_the_best_avx_candidate_with_its_counterpart():
         seen.append(maps.copy())
         return {"AVX": avx[float(maps[0, 0, 0])], "marker": float(maps[1, 0, 0])}
 
-    sel = SELECTIONS["oracle-avx"](explanations, scorer)
+    sel = SELECTIONS["oracle-avx"](explanations, scorer, "peaks")
     assert len(seen) == 3  # every candidate is scored once
     assert sel.info == {"selected_peaks": 2, "selection": "oracle-avx"}
     assert sel.maps[0, 0, 0] == 2.0 and sel.maps[1, 0, 0] == 10.0  # peaks-2 group of the top-2 explanation
@@ -130,17 +131,17 @@ def test_oracle_selection_picks_the_best_avx_candidate_with_its_counterpart():
     # A top-1 group with no top-2 group of the same peak count is paired with a blank map.
     assert seen[0][1].max() == 0.0
     with pytest.raises(UserError, match="scorer"):
-        SELECTIONS["oracle-avx"](explanations, None)
+        SELECTIONS["oracle-avx"](explanations, None, "peaks")
 
 
 def test_max_peaks_all_and_empty_selections_on_hand_built_candidates():
     explanations = _hand_built([0, 2, 5], [2, 5, 9])
-    sel = SELECTIONS["max-peaks"](explanations, None)
+    sel = SELECTIONS["max-peaks"](explanations, None, "peaks")
     assert sel.info["selected_peaks"] == 5 and sel.maps[0, 0, 0] == 3.0 and sel.maps[1, 0, 0] == 20.0
-    sel = SELECTIONS["all"](explanations, None)
+    sel = SELECTIONS["all"](explanations, None, "peaks")
     assert sel.info["selection"] == "all" and np.all(sel.maps == 0)  # a constant sum rescales to 0
     empty = _hand_built([], [1])
-    sel = SELECTIONS["oracle-avx"](empty, lambda maps: pytest.fail("nothing to score"))
+    sel = SELECTIONS["oracle-avx"](empty, lambda maps: pytest.fail("nothing to score"), "peaks")
     assert sel.info["selection"] == "none" and sel.maps.shape == (2, 4, 4) and sel.maps.max() == 0
 
 

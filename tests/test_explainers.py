@@ -20,6 +20,11 @@ def tiny(tiny_cnn):
     return loaded, x
 
 
+def _low_res(explainer, x, targets):
+    """A CAM's maps at the layer's resolution for raw images ``x``."""
+    return explainer.low_res_maps(explainer.prepare(x), targets)
+
+
 @pytest.mark.parametrize("target", [0, 3])
 def test_gradcam_and_layercam_match_numpy(tiny, tiny_cnn, target):
     loaded, x = tiny
@@ -28,8 +33,8 @@ def test_gradcam_and_layercam_match_numpy(tiny, tiny_cnn, target):
     gradcam = np.maximum((g.mean(axis=(1, 2), keepdims=True) * r).sum(-1), 0)
     layercam = np.maximum((np.maximum(g, 0) * r).sum(-1), 0)
     t = np.array([target])
-    ours_g = get_explainer("gradcam", loaded).low_res_maps(x, t)
-    ours_l = get_explainer("layercam", loaded).low_res_maps(x, t)
+    ours_g = _low_res(get_explainer("gradcam", loaded), x, t)
+    ours_l = _low_res(get_explainer("layercam", loaded), x, t)
     scale = max(gradcam.max(), layercam.max())
     np.testing.assert_allclose(ours_g / scale, gradcam / scale, atol=1e-5)
     np.testing.assert_allclose(ours_l / scale, layercam / scale, atol=1e-5)
@@ -40,8 +45,8 @@ def test_layer_is_not_swapped_for_a_conv_layer(tiny):
     loaded, x = tiny
     pre = LoadedModel("tiny", loaded.model, "feat", 12, "none", "random")
     t = np.array([1])
-    on_relu = get_explainer("gradcam", loaded).low_res_maps(x, t)
-    on_conv = get_explainer("gradcam", pre).low_res_maps(x, t)
+    on_relu = _low_res(get_explainer("gradcam", loaded), x, t)
+    on_conv = _low_res(get_explainer("gradcam", pre), x, t)
     assert not np.allclose(on_relu, on_conv)
 
 
@@ -174,7 +179,8 @@ def test_scorecam_constant_channels_get_weight_zero_without_nan(tiny_cnn):
     loaded = LoadedModel("tiny", model, "feat_relu", 12, "none", "random")
     x = np.random.default_rng(0).uniform(0, 1, (1, 12, 12, 3)).astype(np.float32)
     scorecam = get_explainer("scorecam", loaded)
-    acts, probs = scorecam.prepare(x)
+    prepared = scorecam.prepare(x)
+    acts, probs = prepared.acts, prepared.state
     flat = acts[0].reshape(-1, acts.shape[-1])
     constant = flat.max(axis=0) == flat.min(axis=0)
     assert constant[0] and constant[1] and not constant.all()
@@ -245,8 +251,8 @@ def test_gradcam_plus_plus_equals_layercam_under_global_average_pooling(tiny):
     its map is sum_k ReLU(g_k) A_k, which is Layer-CAM's (a property, not a bug: see the README)."""
     loaded, x = tiny
     t = np.array([3])
-    pp = get_explainer("gradcam++", loaded).low_res_maps(x, t)
-    lc = get_explainer("layercam", loaded).low_res_maps(x, t)
-    gc = get_explainer("gradcam", loaded).low_res_maps(x, t)
+    pp = _low_res(get_explainer("gradcam++", loaded), x, t)
+    lc = _low_res(get_explainer("layercam", loaded), x, t)
+    gc = _low_res(get_explainer("gradcam", loaded), x, t)
     np.testing.assert_allclose(pp / pp.max(), lc / lc.max(), atol=1e-5)
     assert not np.allclose(gc / gc.max(), lc / lc.max(), atol=1e-3)

@@ -117,7 +117,7 @@ def test_cpu_submission_array_then_dependent_report(slurm_cli, skimage_preset, t
     assert words[4:words.index("run")] in ([str(Path(sys.executable).with_name("advise-bench"))],
                                            [sys.executable, "-m", "advise_bench.cli"])
     assert words[words.index("run"):] == ["run", "--config", str(skimage_preset), "--device", "cpu",
-                                          "--out", "results/tiny", "--quiet"]
+                                          "--backend", "tensorflow", "--out", "results/tiny", "--quiet"]
     assert "--dependency=afterany:101" in report  # the array's id, ";cluster" stripped
     words = _wrapped(report)
     assert words[:3] == ["cd", str(tmp_path), "&&"] and words[-2:] == ["report", "results/tiny"]
@@ -192,7 +192,9 @@ def test_gpu_device_turns_on_memory_growth_on_every_gpu(monkeypatch):
         list_physical_devices=lambda kind: ["GPU:0", "GPU:1"] if kind == "GPU" else [],
         experimental=SimpleNamespace(set_memory_growth=lambda gpu, on: growth.append((gpu, on))),
     )
-    monkeypatch.setattr(device, "import_tensorflow_quietly", lambda: SimpleNamespace(config=config))
+    import advise_bench.backend.tensorflow as tf_backend
+
+    monkeypatch.setattr(tf_backend, "import_quietly", lambda: SimpleNamespace(config=config))
     device.select_device("gpu")
     assert growth == [("GPU:0", True), ("GPU:1", True)]
 

@@ -11,6 +11,7 @@ from typing import Annotated
 
 import typer
 
+from ..cli_options import BackendOption
 from ..errors import UserError
 from ..explainers import check_methods
 
@@ -64,6 +65,7 @@ def ablate_command(
     no_relu_off: Annotated[bool, typer.Option("--no-relu-off", help="skip the arm without ReLU")] = False,
     shard: Annotated[str | None, typer.Option(help=SHARD_HELP)] = None,
     quiet: Annotated[bool, typer.Option(help="no progress output")] = False,
+    backend: BackendOption = None,
 ):
     """AVX under salt-and-pepper noise, with and without ReLU (the paper's Fig. 5). Resumable."""
     from ..config import RunConfig
@@ -123,6 +125,7 @@ def sanity_command(
     lime_samples: Annotated[int, typer.Option(help="LIME perturbation samples")] = 300,
     advise_selection: Annotated[str, typer.Option(help=SELECTION_HELP)] = "max-peaks",
     quiet: Annotated[bool, typer.Option(help="no progress output")] = False,
+    backend: BackendOption = None,
 ):
     """Adebayo et al.'s cascading model-parameter randomisation: do the maps depend on the weights?"""
     from ..config import RunConfig
@@ -157,6 +160,7 @@ def show_command(
     lime_samples: Annotated[int, typer.Option(help="LIME perturbation samples")] = 1000,
     advise_selection: Annotated[str, typer.Option(help=SELECTION_HELP)] = "oracle-avx",
     protocol: Annotated[str, typer.Option(help="protocol a scoring selection uses: reference | corrected")] = "reference",
+    backend: BackendOption = None,
 ):
     """One figure: the image, every method's map, ADVISE's groups and its unit-score histogram."""
     from ..config import RunConfig

@@ -11,7 +11,7 @@ For every image:
    after ReLU are skipped.
 
 Each group map is a *candidate* (metadata: ``peaks``, ``units``). One map per image is chosen by a
-selection strategy (:data:`SELECTIONS`, default :data:`DEFAULT_SELECTION`):
+selection strategy (:mod:`.selection`, default ``oracle-avx``):
 
 * ``oracle-avx`` (reference): the group with the best AVX. It looks at the evaluation metric itself,
   so it is an evaluation-time upper bound, not a deployable explainer: it needs a scorer.
@@ -25,90 +25,16 @@ themselves, which keeps the number and sizes of the groups but not which units f
 
 from __future__ import annotations
 
-from abc import ABC, abstractmethod
-from typing import ClassVar
-
 import numpy as np
 
 from ..errors import UserError
-from .base import Explainer, Explanation, Scorer, Selection, counterparts, finalize_maps, register, rescale01
-from .kde import unit_peak_counts
+from .base import Explainer, Explanation, finalize_maps, register
+from .grouping import GROUPINGS, group_maps, unit_scores
+from .selection import DEFAULT_SELECTION, SELECTIONS, get_selection
 
 RELEVANCE_SOURCES = ("activations", "gradients")
-GROUPINGS = ("kde", "random")
 
-
-# --------------------------------------------------------------------------- selection strategies
-
-
-class GroupSelection(ABC):
-    """How one map per image is chosen among ADVISE's group maps."""
-
-    name: ClassVar[str]
-
-    def __call__(self, explanations: list[Explanation], scorer: Scorer | None) -> Selection:
-        first = explanations[0]
-        if len(first.maps) == 0:  # every group's map was empty: nothing to choose, a blank map
-            blank = np.zeros((len(explanations), *first.maps.shape[1:]), np.float32)
-            return Selection(blank, {"selected_peaks": "", "selection": "none"})
-        return self.choose(explanations, scorer)
-
-    @abstractmethod
-    def choose(self, explanations: list[Explanation], scorer: Scorer | None) -> Selection: ...
-
-    def picked(self, explanations: list[Explanation], j: int, scores: dict | None = None,
-               pairs: list[np.ndarray] | None = None) -> Selection:
-        """Candidate j of the first target, with its counterparts (same peak count) for the others;
-        ``pairs`` are the counterparts when the caller has already built them."""
-        maps = (pairs or counterparts(explanations, ADVISE.candidate_key))[j]
-        peaks = explanations[0].candidates[j]["peaks"]
-        return Selection(maps, {"selected_peaks": peaks, "selection": self.name}, scores)
-
-
-class MaxPeaks(GroupSelection):
-    name = "max-peaks"
-
-    def choose(self, explanations, scorer):
-        peaks = [c["peaks"] for c in explanations[0].candidates]
-        return self.picked(explanations, int(np.argmax(peaks)))
-
-
-class AllGroups(GroupSelection):
-    name = "all"
-
-    def choose(self, explanations, scorer):
-        maps = [rescale01(e.maps.sum(axis=0)[None])[0] if len(e.maps) else np.zeros_like(explanations[0].maps[0])
-                for e in explanations]
-        return Selection(np.stack(maps), {"selected_peaks": "all", "selection": self.name})
-
-
-class OracleAVX(GroupSelection):
-    """Scores every group with the evaluation's scorer and keeps the best AVX (an upper bound)."""
-
-    name = "oracle-avx"
-
-    def choose(self, explanations, scorer):
-        if scorer is None:
-            raise UserError("ADVISE selection 'oracle-avx' picks the group with the best AVX, so it needs the "
-                            "evaluation's scorer; for maps without evaluation use 'max-peaks' or 'all'")
-        pairs = counterparts(explanations, ADVISE.candidate_key)
-        scores = [scorer(maps) for maps in pairs]
-        best = int(np.argmax([s["AVX"] for s in scores]))
-        return self.picked(explanations, best, scores[best], pairs)
-
-
-SELECTIONS: dict[str, GroupSelection] = {s.name: s for s in (OracleAVX(), MaxPeaks(), AllGroups())}
-DEFAULT_SELECTION = "oracle-avx"  # the reference code's rule
-
-
-def get_selection(name: str) -> GroupSelection:
-    try:
-        return SELECTIONS[name]
-    except KeyError:
-        raise UserError(f"unknown ADVISE selection {name!r}; choose from {', '.join(SELECTIONS)}") from None
-
-
-# --------------------------------------------------------------------------- the explainer
+__all__ = ["ADVISE", "DEFAULT_SELECTION", "GROUPINGS", "RELEVANCE_SOURCES", "SELECTIONS"]
 
 
 @register
@@ -138,7 +64,7 @@ class ADVISE(Explainer):
             raise UserError(f"unknown ADVISE grouping {grouping!r}; choose {', '.join(GROUPINGS)}")
         if kde_arithmetic not in ("fast", "reference"):
             raise UserError(f"unknown KDE arithmetic {kde_arithmetic!r}; choose fast or reference")
-        self.network = model.network(score)  # checks the name
+        model.head(score)  # checks the score name and that the layer separates the network
         self.score, self.relu = score, relu
         self.relevance_source, self.grouping, self.seed = relevance_source, grouping, seed
         self.selection = get_selection(selection)
@@ -147,73 +73,40 @@ class ADVISE(Explainer):
 
     # ---------------------------------------------------------------- the two hooks
     def prepare(self, images):
-        """Preprocessed inputs and, for activation scores, every unit's score (one KDE per image)."""
-        inputs = self.model.preprocess(images)
+        """The explained layer's activations and, for activation scores, every unit's score (one KDE per
+        image, shared by the targets)."""
+        acts = self.model.feature_map(self.model.preprocess(images))
         if self.relevance_source != "activations":
-            return inputs, None
-        return inputs, [self.unit_scores(a) for a in self.model.feature_map(inputs)]
+            return acts, None
+        return acts, [self.unit_scores(a) for a in acts]
 
     def explain_target(self, images, targets, prepared):
-        inputs, scores = prepared
-        acts, grads = self.gradients(inputs, targets)
+        acts, scores = prepared
+        _, grads = self.model.class_gradients(acts, targets, self.score)
+        acts, grads = np.asarray(acts, np.float64), np.asarray(grads, np.float64)
         if scores is None:
             scores = [self.unit_scores(g) for g in grads]
         return [self.groups(a, g, s, int(t)) for a, g, s, t in zip(acts, grads, scores, targets, strict=True)]
 
     def select(self, explanations, scorer=None):
-        return self.selection(explanations, scorer)
+        return self.selection(explanations, scorer, self.candidate_key)
 
     # ---------------------------------------------------------------- the steps
     def gradients(self, inputs: np.ndarray, targets: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Feature map A and d(score_target)/dA, float64, (N, h, w, C) each."""
-        import keras
-        import tensorflow as tf
-
-        def make():
-            net = self.network
-            feat = keras.Model(net.input, [net.get_layer(self.model.layer).output, net.output])
-
-            @tf.function(reduce_retracing=True)
-            def grad_fn(x, t):
-                with tf.GradientTape() as tape:
-                    a, out = feat(x, training=False)
-                    tape.watch(a)
-                    s = tf.gather(out, t, axis=1, batch_dims=1)
-                return a, tape.gradient(s, a)
-
-            return grad_fn
-
-        grad_fn = self.model.compiled(("advise.gradients", self.score), make)
-        a, g = grad_fn(tf.constant(inputs), tf.constant(targets, dtype=tf.int32))
-        return np.asarray(a, np.float64), np.asarray(g, np.float64)
+        """Feature map A and d(score_target)/dA for preprocessed inputs, float64, (N, h, w, C) each."""
+        acts = self.model.feature_map(inputs)
+        _, grads = self.model.class_gradients(acts, targets, self.score)
+        return np.asarray(acts, np.float64), np.asarray(grads, np.float64)
 
     def unit_scores(self, samples_hwc: np.ndarray) -> np.ndarray:
         """Peak count of every unit; ``samples_hwc`` is one image's (h, w, C) activations or gradients."""
-        c = samples_hwc.shape[-1]
-        samples = np.asarray(samples_hwc, np.float64).reshape(-1, c).T
-        scores = unit_peak_counts(samples, last_g_quirk=self.last_g_quirk, arithmetic=self.kde_arithmetic)
-        if self.grouping == "random":
-            scores = np.random.default_rng(self.seed).permutation(scores)
-        return scores
+        return unit_scores(samples_hwc, self.grouping, self.seed, self.last_g_quirk, self.kde_arithmetic)
 
     def groups(self, a: np.ndarray, g: np.ndarray, scores: np.ndarray, target: int) -> Explanation:
         """One candidate map per group of units with equal score (empty groups skipped)."""
-        alpha = g.mean(axis=(0, 1))
-        weighted = a * alpha  # (h, w, C)
-        candidates, low = [], []
-        for n in np.unique(scores):
-            members = scores == n
-            cam = weighted[..., members].sum(axis=-1)
-            cam = np.maximum(cam, 0) if self.relu else cam
-            # Reference: skip a group whose map sums to 0 after ReLU; without ReLU, skip a flat map.
-            empty = (not np.any(cam > 0)) if self.relu else np.ptp(cam) == 0
-            if empty:
-                continue
-            candidates.append({"peaks": int(n), "units": int(members.sum())})
-            low.append(cam)
-        h, w = a.shape[:2]
+        weighted = a * g.mean(axis=(0, 1))  # Grad-CAM's terms alpha_k A^k, (h, w, C)
+        candidates, low = group_maps(weighted, scores, self.relu, self.candidate_key)
         size = self.model.input_size
-        maps = finalize_maps(np.asarray(low, np.float32).reshape(-1, h, w), size) if low else \
-            np.zeros((0, size, size), np.float32)
+        maps = finalize_maps(low, size) if len(low) else np.zeros((0, size, size), np.float32)
         info = {"peak_min": int(scores.min()), "peak_max": int(scores.max()), "groups": len(candidates)}
         return Explanation(target, maps, candidates, info, {"unit_scores": scores.astype(np.int16)})

@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import time
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
@@ -32,11 +32,10 @@ import numpy as np
 
 from ..errors import UserError
 from ..models.zoo import LoadedModel
+from .grouping import group_maps, unit_scores
+from .selection import Scorer, Selection, counterparts, get_selection, rescale01
 
 EXPLAINERS: dict[str, type[Explainer]] = {}
-
-# A scorer rates one candidate: scorer(maps) -> {"AVX": ..., ...}, maps (K, S, S) = its map for each target.
-Scorer = Callable[[np.ndarray], dict]
 
 
 def register(cls):
@@ -81,23 +80,15 @@ def explainer_from_config(name: str, model: LoadedModel, config: Any) -> Explain
 # --------------------------------------------------------------------------- maps
 
 
-def rescale01(maps: np.ndarray) -> np.ndarray:
-    """Min-max rescale each map (leading axis = batch) to [0, 1]; a constant map becomes all zeros."""
-    maps = np.asarray(maps, dtype=np.float32)
-    axes = tuple(range(1, maps.ndim))
-    lo = maps.min(axis=axes, keepdims=True)
-    span = maps.max(axis=axes, keepdims=True) - lo
-    return np.where(span > 0, (maps - lo) / np.where(span > 0, span, 1), 0).astype(np.float32)
-
-
 def upsample_bicubic(maps: np.ndarray, size: int) -> np.ndarray:
     """Bicubic (Keys a=-0.5, half-pixel centres, like MATLAB imresize) upsampling of (N,h,w) maps."""
-    import tensorflow as tf
+    import keras
 
     maps = np.asarray(maps, dtype=np.float32)
     if maps.shape[1:] == (size, size):
         return maps
-    return tf.image.resize(maps[..., None], (size, size), method="bicubic").numpy()[..., 0]
+    up = keras.ops.image.resize(maps[..., None], (size, size), interpolation="bicubic", antialias=False)
+    return keras.ops.convert_to_numpy(up)[..., 0]
 
 
 def finalize_maps(low_res: np.ndarray, size: int) -> np.ndarray:
@@ -143,35 +134,6 @@ class Explanation:
     def __post_init__(self):
         if not self.candidates:
             self.candidates = [{} for _ in range(len(self.maps))]
-
-
-@dataclass
-class Selection:
-    """One map per target, chosen among the candidates, and how."""
-
-    maps: np.ndarray  # (K, S, S): the chosen map for the first target, its counterparts for the others
-    info: dict = field(default_factory=dict)  # e.g. {"selection": "max-peaks", "selected_peaks": 4}
-    scores: dict | None = None  # the scorer's result for ``maps`` when the selection already computed it
-
-
-def counterparts(explanations: list[Explanation], key: str | None) -> list[np.ndarray]:
-    """For each candidate of the first explanation, its maps for every target, (K, S, S).
-
-    Candidates are matched across targets by their ``key`` metadata (ADVISE: the peak count). A target
-    with no candidate of that key gets a blank map; without a key, the single candidates pair up.
-    """
-    first = explanations[0]
-    out = []
-    for j, meta in enumerate(first.candidates):
-        maps = [first.maps[j]]
-        for other in explanations[1:]:
-            if key is None:
-                maps.append(other.maps[min(j, len(other.maps) - 1)])
-                continue
-            match = [i for i, m in enumerate(other.candidates) if m.get(key) == meta.get(key)]
-            maps.append(other.maps[match[0]] if match else np.zeros_like(first.maps[j]))
-        out.append(np.stack(maps))
-    return out
 
 
 # --------------------------------------------------------------------------- explainers
@@ -246,15 +208,76 @@ class Explainer(ABC):
     __call__ = explain
 
 
+CAM_GROUPINGS = ("none", "like-advise")
+
+
+@dataclass
+class CAMInputs:
+    """What every target of a CAM call shares: the preprocessed images, the explained layer's activations,
+    the method's class-independent state (Score-CAM's masked predictions) and, with channel groups, each
+    image's group label per channel."""
+
+    inputs: np.ndarray  # (N, S, S, 3) preprocessed
+    acts: np.ndarray  # (N, h, w, C)
+    state: Any = None
+    labels: list[np.ndarray] | None = None
+
+
 class CAMExplainer(Explainer):
-    """Class-activation-map family: a weighted sum of the feature layer's channels."""
+    """Class-activation-map family: a map is ReLU(sum_k T_k), the sum of per-channel terms T (h, w, C).
+
+    A variant implements :meth:`channel_terms` (Grad-CAM: alpha_k A_k); one that needs class-independent
+    work shared by its targets also implements :meth:`prepare_state`. With ``groups="like-advise"`` (a
+    control), each image's channels are split at random into groups with the sizes of ADVISE's groups on
+    that image (the KDE of the same activations, then a permutation seeded by ``seed``), one map per
+    group becomes a candidate, and the ``oracle-avx`` selection keeps the best, as ADVISE's does.
+    """
 
     family = "cam"
+    config_options = {"relu": "relu", "cam_groups": "groups", "seed": "seed"}
+    selection = get_selection("oracle-avx")
+
+    def __init__(self, model: LoadedModel, relu: bool = True, groups: str = "none", seed: int = 0):
+        super().__init__(model)
+        if groups not in CAM_GROUPINGS:
+            raise UserError(f"unknown CAM grouping {groups!r}; choose {', '.join(CAM_GROUPINGS)}")
+        self.relu, self.groups, self.seed = relu, groups, seed
+        # A grouped CAM has several candidates, matched across targets by their group label.
+        self.candidate_key = "group" if groups == "like-advise" else None
+
+    def prepare(self, images) -> CAMInputs:
+        inputs = self.model.preprocess(images)
+        acts = self.model.feature_map(inputs)
+        labels = ([unit_scores(a, "random", self.seed) for a in acts] if self.groups == "like-advise" else None)
+        return CAMInputs(inputs, acts, self.prepare_state(inputs, acts), labels)
+
+    def prepare_state(self, inputs: np.ndarray, acts: np.ndarray) -> Any:
+        """Class-independent work shared by every target of a call (none by default)."""
+        return None
+
+    def channel_terms(self, prepared: CAMInputs, targets: np.ndarray) -> np.ndarray:
+        """(N, h, w, C) per-channel terms whose sum over channels is the map before ReLU."""
+        raise NotImplementedError(f"{type(self).__name__} implements low_res_maps only: it has no channel terms "
+                                  "to group (--cam-groups needs channel_terms)")
+
+    def low_res_maps(self, prepared: CAMInputs, targets: np.ndarray) -> np.ndarray:
+        """(N, h, w) maps at the feature layer's resolution, after ReLU (unless ``relu=False``)."""
+        cam = self.channel_terms(prepared, targets).sum(axis=-1, dtype=np.float32)
+        return np.maximum(cam, 0) if self.relu else cam
 
     def explain_target(self, images, targets, prepared):
-        maps = finalize_maps(self.low_res_maps(prepared, targets), self.model.input_size)
-        return [Explanation(int(t), m[None]) for t, m in zip(targets, maps, strict=True)]
+        size = self.model.input_size
+        if prepared.labels is None:
+            maps = finalize_maps(self.low_res_maps(prepared, targets), size)
+            return [Explanation(int(t), m[None]) for t, m in zip(targets, maps, strict=True)]
+        out = []
+        for terms, labels, t in zip(self.channel_terms(prepared, targets), prepared.labels, targets, strict=True):
+            candidates, low = group_maps(terms, labels, self.relu, self.candidate_key)
+            maps = finalize_maps(low, size) if len(low) else np.zeros((0, size, size), np.float32)
+            out.append(Explanation(int(t), maps, candidates, {"groups": len(candidates)}))
+        return out
 
-    @abstractmethod
-    def low_res_maps(self, prepared, targets: np.ndarray) -> np.ndarray:
-        """(N, h, w) maps at the feature layer's resolution, after ReLU, from :meth:`prepare`'s result."""
+    def select(self, explanations, scorer=None):
+        if self.candidate_key is None:
+            return super().select(explanations, scorer)
+        return self.selection(explanations, scorer, self.candidate_key)

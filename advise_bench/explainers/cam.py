@@ -1,66 +1,80 @@
-"""Grad-CAM, Grad-CAM++ and Layer-CAM from tf-keras-vis 0.8.7, behind our interface.
+"""Grad-CAM, Grad-CAM++ and Layer-CAM: our own, compiled and batched on any Keras backend.
 
-Every call passes ``seek_penultimate_conv_layer=False``: tf-keras-vis otherwise silently swaps a
-non-Conv layer (e.g. MobileNetV2 ``out_relu``, ResNet50 ``conv5_block3_out``) for an earlier Conv
-layer, and the methods would no longer explain the layer the zoo names.
+Each needs one forward pass to the explained layer (shared by every target of a call, in
+:meth:`CAMExplainer.prepare`) and, per target, the gradient of the target's score with respect to the
+layer's activations through the network's head (:meth:`LoadedModel.class_gradients`). A variant is its
+:meth:`GradientCAM.gradient_terms`: the per-channel terms T (N, h, w, C) of the map ReLU(sum_k T_k).
+The formulas are tf-keras-vis 0.8.7's (the tests compare with it on real weights); they explain the
+named layer itself (tf-keras-vis would, by default, swap a non-Conv layer for the Conv layer before it).
 """
 
 from __future__ import annotations
 
-import importlib
-import warnings
-from typing import ClassVar
+from abc import abstractmethod
 
 import numpy as np
 
-from .base import CAMExplainer, register
-
-# tf-keras-vis passes inputs as a list to single-input Keras 3 models; harmless, but Keras warns.
-warnings.filterwarnings("ignore", message="The structure of `inputs` doesn't match")
+from .base import CAMExplainer, CAMInputs, register
 
 
 class GradientCAM(CAMExplainer):
-    """Wraps one tf-keras-vis gradient visualizer class; subclasses only name it.
+    """A CAM from the class gradient. ``score``: differentiate the softmax output (reference) or the
+    logits. ``relu``: False keeps the negative evidence (the ablation without ReLU in map formation)."""
 
-    ``score``: differentiate the softmax output (reference) or the logits. ``relu``: False keeps the
-    negative evidence (the ablation without ReLU in map formation).
-    """
+    config_options = {**CAMExplainer.config_options, "score": "score"}
 
-    visualizer: ClassVar[str]  # "module:Class" inside tf_keras_vis
-    config_options = {"score": "score", "relu": "relu"}
+    def __init__(self, model, score: str = "probability", relu: bool = True, groups: str = "none", seed: int = 0):
+        super().__init__(model, relu, groups, seed)
+        model.head(score)  # checks the score name and that the layer separates the network
+        self.score = score
 
-    def __init__(self, model, score: str = "probability", relu: bool = True):
-        super().__init__(model)
-        self.network = model.network(score)  # checks the name
-        self.score, self.relu = score, relu
-        module, cls = self.visualizer.split(":")
-        self._vis = getattr(importlib.import_module(f"tf_keras_vis.{module}"), cls)(self.network, clone=False)
+    def channel_terms(self, prepared: CAMInputs, targets: np.ndarray) -> np.ndarray:
+        scores, grads = self.model.class_gradients(prepared.acts, targets, self.score)
+        return self.gradient_terms(prepared.acts, grads, scores)
 
-    def low_res_maps(self, prepared, targets):
-        from tf_keras_vis.utils.scores import CategoricalScore
-
-        cam = self._vis(
-            CategoricalScore([int(t) for t in targets]),
-            prepared,
-            penultimate_layer=self.model.layer,
-            seek_penultimate_conv_layer=False,
-            expand_cam=False,
-            normalize_cam=False,
-            **({} if self.relu else {"activation_modifier": None}),
-        )
-        return np.asarray(cam, dtype=np.float32).reshape((len(prepared),) + np.shape(cam)[-2:])
+    @abstractmethod
+    def gradient_terms(self, acts: np.ndarray, grads: np.ndarray, scores: np.ndarray) -> np.ndarray:
+        """(N, h, w, C) terms from the activations A, the gradients dy/dA (both (N, h, w, C)) and the
+        target scores y (N,)."""
 
 
 @register
 class GradCAM(GradientCAM):
-    name, display_name, visualizer = "gradcam", "Grad-CAM", "gradcam:Gradcam"
+    """alpha_k = mean_ij dy/dA^k_ij; T_k = alpha_k A^k (Selvaraju et al., 2017)."""
+
+    name, display_name = "gradcam", "Grad-CAM"
+
+    def gradient_terms(self, acts, grads, scores):
+        return acts * grads.mean(axis=(1, 2), keepdims=True)
 
 
 @register
 class GradCAMPlusPlus(GradientCAM):
-    name, display_name, visualizer = "gradcam++", "Grad-CAM++", "gradcam_plus_plus:GradcamPlusPlus"
+    """Chattopadhay et al. (2018) with the exponential of the score, as tf-keras-vis computes it:
+    with g = dy/dA and s = exp(y), alpha_ij = s g^2 / (2 s g^2 + s g^3 sum_ij A) (1 where s g^2 = 0),
+    normalised to sum 1 over ij; w_k = sum_ij alpha_ij ReLU(s g_ij); T_k = w_k A^k. Without ReLU the
+    first derivative is not clipped."""
+
+    name, display_name = "gradcam++", "Grad-CAM++"
+
+    def gradient_terms(self, acts, grads, scores):
+        first = np.exp(scores, dtype=np.float32)[:, None, None, None] * grads
+        second = first * grads
+        third = second * grads
+        global_sum = acts.sum(axis=(1, 2), keepdims=True)
+        denominator = second * 2.0 + third * global_sum
+        alphas = second / (denominator + (second == 0.0))
+        norm = alphas.sum(axis=(1, 2), keepdims=True)
+        alphas = alphas / (norm + (norm == 0.0))
+        weights = ((np.maximum(first, 0) if self.relu else first) * alphas).sum(axis=(1, 2), keepdims=True)
+        return weights * acts
 
 
 @register
 class LayerCAM(GradientCAM):
-    name, display_name, visualizer = "layercam", "Layer-CAM", "layercam:Layercam"
+    """T_k = ReLU(dy/dA^k) A^k, element-wise (Jiang et al., 2021)."""
+
+    name, display_name = "layercam", "Layer-CAM"
+
+    def gradient_terms(self, acts, grads, scores):
+        return np.maximum(grads, 0) * acts

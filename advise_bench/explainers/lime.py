@@ -107,26 +107,22 @@ class LIME(Explainer):
         keep[:, : data.shape[1]] = data == 1
         outputs = self._outputs_fn()
         segments = segments.astype(np.int32)
-        return np.concatenate([outputs(keep[start : start + self.batch_size], segments, shown, hid).numpy()
+        return np.concatenate([outputs(keep[start : start + self.batch_size], segments, shown, hid)
                                for start in range(0, len(data), self.batch_size)])
 
     def _outputs_fn(self):
         """Compiled once: select each perturbed image's pixels, then predict the batch."""
-        def make():
-            import tensorflow as tf
+        import keras
 
-            net = self.model.network(self.score)
-            spec = tf.TensorSpec
+        net = self.model.network(self.score)
 
-            @tf.function(input_signature=[spec((None, None), tf.bool), spec((None, None), tf.int32),
-                                          spec((None, None, 3), tf.float32), spec((None, None, 3), tf.float32)])
-            def outputs(keep, segments, shown, hidden):
-                mask = tf.gather(keep, segments, axis=1)  # (B, S, S): is the pixel's superpixel kept?
-                return net(tf.where(mask[..., None], shown, hidden), training=False)
+        def outputs(keep, segments, shown, hidden):
+            mask = keras.ops.take(keep, segments, axis=1)  # (B, S, S): is the pixel's superpixel kept?
+            return net(keras.ops.where(mask[..., None], shown, hidden), training=False)
 
-            return outputs
-
-        return self.model.compiled(("lime.outputs", self.score), make)
+        signature = [((None, None), "bool"), ((None, None), "int32"), ((None, None, 3), "float32"),
+                     ((None, None, 3), "float32")]
+        return self.model.compile(("lime.outputs", self.score), outputs, signature, [net])
 
     def warm_up(self, images, targets):
         """Trace the classifier on one perturbed image; a full call would cost as much as a real image."""

@@ -52,23 +52,21 @@ class ScoreCAM(CAMExplainer):
     """
 
     name, display_name = "scorecam", "Score-CAM"
-    config_options = {"relu": "relu", "scorecam_batch_size": "batch_size", "scorecam_max_n": "max_n"}
+    config_options = {**CAMExplainer.config_options, "scorecam_batch_size": "batch_size", "scorecam_max_n": "max_n"}
 
-    def __init__(self, model, relu: bool = True, batch_size: int = 32, max_n: int | None = None):
-        super().__init__(model)
+    def __init__(self, model, relu: bool = True, batch_size: int = 32, max_n: int | None = None,
+                 groups: str = "none", seed: int = 0):
+        super().__init__(model, relu, groups, seed)
         if batch_size < 1:
             raise UserError("--scorecam-batch-size must be >= 1")
         if max_n is not None and max_n < 1:
             raise UserError("--scorecam-max-n must be >= 1")
-        self.relu, self.batch_size, self.max_n = relu, batch_size, max_n
+        self.batch_size, self.max_n = batch_size, max_n
 
     # ------------------------------------------------------------ shared by every target
-    def prepare(self, images):
-        """Per image: the activations and the softmax of every channel's masked image, (C, classes)."""
-        inputs = self.model.preprocess(images)
-        acts = self.model.feature_map(inputs)
-        probs = [self._channel_probs(x, a) for x, a in zip(inputs, acts, strict=True)]
-        return acts, probs
+    def prepare_state(self, inputs, acts):
+        """Per image: the softmax of every channel's masked image, (C, classes)."""
+        return [self._channel_probs(x, a) for x, a in zip(inputs, acts, strict=True)]
 
     def used_channels(self, acts: np.ndarray) -> np.ndarray:
         """Indices of the channels that get a forward pass: all, or the ``max_n`` most varied;
@@ -79,10 +77,10 @@ class ScoreCAM(CAMExplainer):
         else:
             if self.max_n > c:
                 raise UserError(f"--scorecam-max-n {self.max_n} exceeds the layer's {c} channels")
-            import tensorflow as tf
+            import keras
 
-            std = tf.math.reduce_std(tf.constant(acts), axis=(0, 1))  # as tf-keras-vis ranks them
-            chosen = tf.math.top_k(std, self.max_n).indices.numpy()
+            std = keras.ops.std(acts, axis=(0, 1))  # float32, as tf-keras-vis ranks them
+            chosen = keras.ops.convert_to_numpy(keras.ops.top_k(std, self.max_n)[1])
         flat = acts.reshape(-1, c)[:, chosen]
         return chosen[flat.max(axis=0) > flat.min(axis=0)]
 
@@ -95,29 +93,29 @@ class ScoreCAM(CAMExplainer):
         zh, zw = zoom_matrix(h, size), zoom_matrix(w, size)
         for start in range(0, len(channels), self.batch_size):
             idx = channels[start : start + self.batch_size]
-            probs[idx] = masked_probs(x, acts[..., idx], zh, zw).numpy()
+            # A short last batch is padded (repeating its channels) to a power of two, so a backend that
+            # compiles per shape (JAX) sees a handful of batch sizes, not one per image.
+            padded = np.resize(idx, min(self.batch_size, 1 << (len(idx) - 1).bit_length()))
+            probs[idx] = masked_probs(x, acts[..., padded], zh, zw)[: len(idx)]
         return probs
 
     def _masked_probs_fn(self):
         """Compiled once: upsample, min-max normalise and apply a batch of masks, then predict."""
-        def make():
-            import tensorflow as tf
+        import keras
 
-            net = self.model.network("probability")
-            f32 = tf.float32
+        ops = keras.ops
+        net = self.model.network("probability")
 
-            @tf.function(input_signature=[tf.TensorSpec((None, None, 3), f32), tf.TensorSpec((None, None, None), f32),
-                                          tf.TensorSpec((None, None), f32), tf.TensorSpec((None, None), f32)])
-            def masked_probs(x, acts, zh, zw):
-                up = tf.einsum("ih,hwb,jw->bij", zh, acts, zw)
-                lo = tf.reduce_min(up, axis=(1, 2), keepdims=True)
-                hi = tf.reduce_max(up, axis=(1, 2), keepdims=True)
-                masks = (up - lo) / (hi - lo + _EPSILON)
-                return net(x[None] * masks[..., None], training=False)
+        def masked_probs(x, acts, zh, zw):
+            up = ops.einsum("ih,hwb,jw->bij", zh, acts, zw)
+            lo = ops.min(up, axis=(1, 2), keepdims=True)
+            hi = ops.max(up, axis=(1, 2), keepdims=True)
+            masks = (up - lo) / (hi - lo + _EPSILON)
+            return net(x[None] * masks[..., None], training=False)
 
-            return masked_probs
-
-        return self.model.compiled("scorecam.masked_probs", make)
+        f32 = "float32"
+        signature = [((None, None, 3), f32), ((None, None, None), f32), ((None, None), f32), ((None, None), f32)]
+        return self.model.compile("scorecam.masked_probs", masked_probs, signature, [net])
 
     def warm_up(self, images, targets):
         """Trace the masked-prediction function with one channel instead of running every channel."""
@@ -128,8 +126,6 @@ class ScoreCAM(CAMExplainer):
                                 zoom_matrix(acts.shape[1], size))
 
     # ------------------------------------------------------------ per target
-    def low_res_maps(self, prepared, targets):
-        acts, probs = prepared
-        weights = np.stack([p[:, int(t)] for p, t in zip(probs, targets, strict=True)])  # (N, C)
-        cam = np.einsum("nhwc,nc->nhw", acts, weights, dtype=np.float32)
-        return np.maximum(cam, 0) if self.relu else cam
+    def channel_terms(self, prepared, targets):
+        weights = np.stack([p[:, int(t)] for p, t in zip(prepared.state, targets, strict=True)])  # (N, C)
+        return prepared.acts * weights[:, None, None, :]

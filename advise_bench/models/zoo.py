@@ -19,7 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .._tf import import_tensorflow_quietly
+from .. import backend
 from ..errors import UserError
 from ..paths import shared_path
 from .preprocessing import get_preprocessor
@@ -125,7 +125,7 @@ class LoadedModel:
 
     def forward(self, inputs, score: str = "probability") -> np.ndarray:
         """Outputs (softmax or logits) for *preprocessed* float32 inputs (N, S, S, 3), as NumPy."""
-        return self._network_fn(score, lambda: self.network(score))(np.asarray(inputs, np.float32)).numpy()
+        return self._network_fn(score, lambda: self.network(score))(inputs)
 
     def feature_map(self, inputs) -> np.ndarray:
         """The explained layer's activations (N, h, w, C) for *preprocessed* inputs."""
@@ -134,22 +134,47 @@ class LoadedModel:
         def build():
             return keras.Model(self.model.inputs, self.model.get_layer(self.layer).output)
 
-        return self._network_fn("features", build)(np.asarray(inputs, np.float32)).numpy()
+        return self._network_fn("features", build)(inputs)
+
+    def head(self, score: str = "probability"):
+        """The network from the explained layer's activations to the output (softmax or logits): what a
+        gradient CAM differentiates. It exists only when the layer's output separates the graph."""
+        import keras
+
+        network = self.network(score)
+        key = ("head", score)
+        if key not in self._networks:
+            try:
+                self._networks[key] = keras.Model(self.model.get_layer(self.layer).output, network.output)
+            except ValueError:
+                raise UserError(
+                    f"layer {self.layer!r} of {self.name} does not separate the network (a skip connection "
+                    "passes around it), so the output is not a function of its activations alone; explain a "
+                    "layer every path goes through, e.g. a block's output") from None
+        return self._networks[key]
+
+    def class_gradients(self, acts, targets, score: str = "probability") -> tuple[np.ndarray, np.ndarray]:
+        """Each image's score of its target class (softmax probability or logit) and its gradient with
+        respect to the explained layer's activations ``acts`` (N, h, w, C): (N,), (N, h, w, C) float32."""
+        fn = self.compiled(("class_gradients", score), lambda: backend.current().class_gradient_fn(self.head(score)))
+        return fn(acts, targets)
 
     def compiled(self, key: Hashable, make: Callable[[], Callable]) -> Callable:
-        """``make()``'s function (a tf.function over this model), made once per key and kept with the model."""
+        """``make()``'s function (compiled over this model), made once per key and kept with the model."""
         if key not in self._functions:
             self._functions[key] = make()
         return self._functions[key]
 
-    def _network_fn(self, key: str, build: Callable):
-        """``build()``'s network as a tf.function over any batch size, built and traced once per key."""
-        def make():
-            import tensorflow as tf
+    def compile(self, key: Hashable, fn: Callable, signature, networks) -> Callable:
+        """``fn`` compiled by the backend (see :mod:`advise_bench.backend`) once per key: NumPy in, NumPy out."""
+        return self.compiled(key, lambda: backend.current().compile(fn, signature, networks))
 
+    def _network_fn(self, key: str, build: Callable):
+        """``build()``'s network as a compiled function of any batch size, built and traced once per key."""
+        def make():
             net = build()
-            spec = tf.TensorSpec((None, *self.model.input_shape[1:]), tf.float32)
-            return tf.function(lambda x: net(x, training=False), input_signature=[spec])
+            spec = [((None, *self.model.input_shape[1:]), "float32")]
+            return backend.current().compile(lambda x: net(x, training=False), spec, [net])
 
         return self.compiled(("forward", key), make)
 
@@ -196,7 +221,7 @@ def load_model(
     preprocess: str | None = None,
 ) -> LoadedModel:
     """Load a zoo model (or any Keras model file) and check its explanation layer."""
-    import_tensorflow_quietly()
+    backend.current()  # the backend library starts quietly, before Keras builds anything
     if model_file is not None:
         return _load_model_file(model_file, layer, input_size, preprocess)
     if name is None:

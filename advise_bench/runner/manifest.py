@@ -11,7 +11,8 @@ from pathlib import Path
 
 from ..paths import REPO_ROOT, portable_path
 
-PACKAGES = ("advise-bench", "tensorflow", "keras", "numpy", "scipy", "scikit-image", "tf-keras-vis", "lime", "pandas")
+PACKAGES = ("advise-bench", "tensorflow", "jax", "jaxlib", "torch", "keras", "numpy", "scipy", "scikit-image",
+            "tf-keras-vis", "lime", "pandas")
 
 
 def package_versions() -> dict[str, str]:

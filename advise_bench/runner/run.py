@@ -49,6 +49,14 @@ def shard_suffix(shard: tuple[int, int]) -> str:
     return "" if shard[1] == 1 else f".shard-{shard[0]}-of-{shard[1]}"
 
 
+def backend_suffix(backend: str) -> str:
+    """Files of a run on another backend than the default carry its name (``<method>.jax.csv``), so runs of
+    one folder on several backends resume and report apart; TensorFlow's keep the plain names."""
+    from ..backend import DEFAULT
+
+    return "" if backend == DEFAULT else f".{backend}"
+
+
 def method_file(name: str) -> str:
     return name.replace("+", "p")  # "+" is not welcome in file names: "x++" -> "xpp.csv"
 
@@ -83,7 +91,7 @@ class Run:
 
         self.cfg = cfg
         self.protocol, self.source, self.records = prepare(cfg)
-        select_device(cfg.device)
+        self.backend = select_device(cfg.device).NAME
         self.device = device_name(cfg.device)
         self.model = load_model_shared(
             cfg.model, cfg.weights, model_file=cfg.model_file, layer=cfg.layer,
@@ -91,7 +99,8 @@ class Run:
         )
         self.explainers = {m: explainer_from_config(m, self.model, cfg) for m in cfg.methods}
         self.out_dir = Path(cfg.out) / self.model.name
-        self.suffix = shard_suffix(cfg.shard)
+        self.stem_suffix = backend_suffix(self.backend)
+        self.suffix = self.stem_suffix + shard_suffix(cfg.shard)
         self.progress = progress
 
     # ------------------------------------------------------------------ files
@@ -105,7 +114,7 @@ class Run:
         from .store import done_ids
 
         own = self.path(method)
-        stem = method_file(method)
+        stem = method_file(method) + self.stem_suffix
         others = [p for p in [self.out_dir / f"{stem}.csv", *sorted(self.out_dir.glob(f"{stem}.shard-*-of-*.csv"))]
                   if p != own]
         return done_ids(own).union(*(done_ids(p, repair=False) for p in others))
@@ -120,8 +129,8 @@ class Run:
         self.out_dir.mkdir(parents=True, exist_ok=True)
         write_manifest(
             self.out_dir / f"run{self.suffix}.json", self.cfg, device=self.device, data_source=self.source,
-            weights=self.model.weights_source, layer=self.model.layer, protocol=self.protocol.describe(),
-            images=len(self.records),
+            backend=self.backend, weights=self.model.weights_source, layer=self.model.layer,
+            protocol=self.protocol.describe(), images=len(self.records),
         )
         self.writers = {m: RowWriter(self.path(m)) for m in self.cfg.methods}
         self.candidate_writers = {m: RowWriter(self.path(f"{m}_groups")) for m, e in self.explainers.items()
@@ -176,7 +185,7 @@ class Run:
     def _base_row(self, r, method: str) -> dict:
         return {
             "image_id": r.image_id, "file": portable_path(r.path), "label": r.label, "method": method,
-            "model": self.model.name, "protocol": self.protocol.name, "device": self.device,
+            "model": self.model.name, "protocol": self.protocol.name, "device": self.device, "backend": self.backend,
             "shard": f"{self.cfg.shard[0]}/{self.cfg.shard[1]}",
         }
 
@@ -251,7 +260,7 @@ class Run:
             return
         fields = dict.fromkeys(k for c in explanation.candidates for k in c)
         meta = {f"candidate_{k}": np.array([c.get(k) for c in explanation.candidates]) for k in fields}
-        folder = self.out_dir / f"{method_file(method)}_units"
+        folder = self.out_dir / f"{method_file(method)}_units{self.stem_suffix}"
         folder.mkdir(exist_ok=True)
         tmp = folder / f"{record.image_id}.tmp.npz"
         np.savez_compressed(tmp, **explanation.arrays, **meta)

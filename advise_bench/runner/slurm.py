@@ -88,6 +88,7 @@ class SlurmSubmission:
     out: str
     run_config: RunConfig | None = None  # the preset's, with --out/--weights applied
     device: str = "cpu"
+    backend: str = "tensorflow"  # the Keras backend every task uses
     weights: str | None = None  # passed to every task; None: the preset's
     logs: Path = Path("logs")
     workdir: Path = field(default_factory=Path.cwd)
@@ -107,7 +108,8 @@ class SlurmSubmission:
         return f"cd {shlex.quote(str(self.workdir))} && exec {shlex.join([*self.command, *args])}"
 
     def array_argv(self) -> list[str]:
-        run = ["run", "--config", str(self.preset), "--device", self.device, "--out", self.out, "--quiet"]
+        run = ["run", "--config", str(self.preset), "--device", self.device, "--backend", self.backend,
+               "--out", self.out, "--quiet"]
         if self.weights:
             run += ["--weights", self.weights]
         gpu = ["--gres=gpu:1"] if self.device == "gpu" and not option_names(self.sbatch_args) & set(GPU_OPTIONS) else []
@@ -130,6 +132,7 @@ def plan_submission(preset: str, shards: int | None, device: str = "cpu", weight
                     out: str | None = None, logs: Path = Path("logs"),
                     sbatch_args: tuple[str, ...] = ()) -> SlurmSubmission:
     """Check the arguments, the preset and its images; nothing is submitted or downloaded yet."""
+    from ..backend import requested
     from .device import DEVICES
     from .presets import apply_preset
     from .run import RunConfig, prepare
@@ -151,7 +154,7 @@ def plan_submission(preset: str, shards: int | None, device: str = "cpu", weight
     _, _, records = prepare(cfg)
     if shards > len(records):
         raise UserError(f"--shards {shards}: the preset has only {len(records)} images")
-    return SlurmSubmission(preset=path, shards=shards, out=cfg.out, run_config=cfg, device=device,
+    return SlurmSubmission(preset=path, shards=shards, out=cfg.out, run_config=cfg, device=device, backend=requested(),
                            weights=_absolute(weights), logs=Path(logs).resolve(), sbatch_args=tuple(sbatch_args))
 
 
