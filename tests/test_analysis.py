@@ -92,14 +92,23 @@ def test_ablation_table_and_figure(ablation):
     out, table = ablation
     root = out / "ablation"
     csv = pd.read_csv(root / "ablation_avx.csv")
-    assert {"method", "relu", "density", "n", *METRICS} <= set(csv.columns)
+    assert {"method", "relu", "density", "n", "AVX_ci_low", "AVX_ci_high", "zero_fraction", *METRICS} <= set(csv.columns)
     assert len(csv) == 2 * 2 * 2 == len(table)  # methods x ReLU modes x densities
     assert set(csv["method"]) == {"gradcam", "advise"} and set(csv["relu"]) == {True, False}
-    assert set(csv["density"]) == {0.05, 0.1} and (csv["n"] == 2).all()
+    assert set(csv["density"]) == {0.05, 0.1} and (csv["n"] == 2).all() and not csv["control"].any()
     assert csv["AVX"].between(0, 1).all()
+    assert (csv["AVX_ci_low"] <= csv["AVX"] + 1e-12).all() and (csv["AVX"] <= csv["AVX_ci_high"] + 1e-12).all()
     for relu in ("on", "off"):
         for d in ("0.050", "0.100"):
-            assert (root / f"relu-{relu}_d{d}" / MODEL / "gradcam.csv").is_file()
+            for method in ("gradcam", "advise"):
+                rows = pd.read_csv(root / f"relu-{relu}_d{d}" / MODEL / f"{method}.csv")
+                got = csv[(csv["relu"] == (relu == "on")) & (csv["density"] == float(d)) & (csv["method"] == method)]
+                assert got["AVX"].iloc[0] == pytest.approx(rows["AVX"].mean())
+                assert got["zero_fraction"].iloc[0] == (rows["AVX"] == 0).sum() / len(rows)
+    comparisons = pd.read_csv(root / "ablation_comparisons.csv")
+    avx = comparisons[comparisons["metric"] == "AVX"]
+    assert len(avx) == 4 and set(avx["baseline"]) == {"Grad-CAM"} and (avx["n_pairs"] == 2).all()
+    assert (avx["verdict"] == "not shown").all()  # 2 images can show nothing
     _assert_png(root / "ablation_avx.png")
 
 
@@ -214,6 +223,12 @@ def test_ablate_and_sanity_command_user_errors(cli, tmp_path):
     assert code == 2 and "--densities" in msg
     code, msg = cli("ablate", "--densities", "1.5", "--out", tmp_path)
     assert code == 2 and "[0, 1)" in msg
+    code, msg = cli("ablate", "--summary-only", "--out", tmp_path)
+    assert code == 2 and "no ablation folder" in msg and "\n" not in msg
+    code, msg = cli("ablate", "--control", tmp_path / "missing", "--out", tmp_path, "--densities", "0.1")
+    assert code == 2 and "--control" in msg and "\n" not in msg
+    code, msg = cli("ablate", "--scorecam-max-n", "-1", "--out", tmp_path)
+    assert code == 2 and "--scorecam-max-n" in msg
     code, msg = cli("sanity", "--limit", "0", "--out", tmp_path)
     assert code == 2 and "--limit" in msg
     code, msg = cli("sanity", "--advise-selection", "max-peaks,best", "--out", tmp_path)
@@ -271,9 +286,14 @@ def test_show_command_writes_png(cli, ilsvrc_dir, tmp_path):
 
 def test_ablate_command_resumes_the_finished_ablation(cli, ablation, ilsvrc_dir):
     out, table = ablation
+    root = out / "ablation"
+    inputs = sorted(root.glob("relu-*/*/*.csv"))
+    before = {p: p.read_bytes() for p in [*inputs, root / "ablation_avx.csv", root / "ablation_comparisons.csv"]}
     code, output = cli("ablate", "--model", MODEL, "--data", ilsvrc_dir / "manifest.csv", "--limit", 2,
                        "--methods", "gradcam", "--methods", "advise", "--densities", "0.05,0.1", "--out", out, "--quiet")
     assert code == 0, output
-    again = pd.read_csv(out / "ablation" / "ablation_avx.csv")
-    assert np.allclose(again.sort_values(["relu", "method", "density"])["AVX"],
-                       table.sort_values(["relu", "method", "density"])["AVX"])
+    assert {p: p.read_bytes() for p in before} == before  # no row recomputed; the same summary
+    code, output = cli("ablate", "--summary-only", "--out", out)
+    assert code == 0, output
+    assert {p: p.read_bytes() for p in before} == before
+    assert "zero_fraction" in output

@@ -1,6 +1,7 @@
-"""Statistics of `sanity` on constructed cases: no real model, known answers.
+"""Statistics of `sanity` and `ablate` on constructed cases: no real model, known answers.
 
-Oracles are independent of the code under test: scipy's Wilcoxon test, counts by hand, and invariants (order of rows, chunking, resuming)."""
+Oracles are independent of the code under test: scipy's Wilcoxon test, Holm's correction by hand, counts
+by hand, and invariants (order of rows, chunking, resuming)."""
 
 from __future__ import annotations
 
@@ -13,8 +14,10 @@ import pytest
 from scipy import stats as scipy_stats
 
 from advise_bench.analysis import sanity as sanity_mod
+from advise_bench.analysis.ablation import summarize_ablation
 from advise_bench.analysis.sanity import FAIL, MIN_IMAGES, PASS, UNDECIDED, spearman, ssim, summarize, verdicts
 from advise_bench.errors import UserError
+from advise_bench.report import stats
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 FAST = {"n_resamples": 2000}  # the bootstrap's size does not matter to these cases; its cost does
@@ -217,6 +220,121 @@ def test_driver_rows_do_not_depend_on_chunking_and_resume_computes_nothing(tiny_
                                   chunks_of_3.sort_values(key)[cols].reset_index(drop=True))
     with pytest.raises(UserError, match="other settings"):
         check(tmp_path / "b", seed=1)
+
+
+# ---------------------------------------------------------------- ablate: constructed folders
+def _write_rows(folder, method, avx, model="m", protocol="reference"):
+    folder.mkdir(parents=True, exist_ok=True)
+    pd.DataFrame({"image_id": [f"{i:03d}" for i in range(len(avx))], "method": method, "model": model,
+                  "protocol": protocol, "status": "ok", "AVX": avx}).to_csv(folder / f"{method}.csv", index=False)
+
+
+def _holm_by_hand(p):
+    """Holm's step-down, written out for a family of any size."""
+    order = np.argsort(p)
+    adjusted, running = np.empty(len(p)), 0.0
+    for rank, i in enumerate(order):
+        running = max(running, min(1.0, (len(p) - rank) * p[i]))
+        adjusted[i] = running
+    return adjusted
+
+
+@pytest.fixture
+def constructed_ablation(tmp_path):
+    """Two noise settings, 12 images: ADVISE's AVX is exactly 0 on 5 images with ReLU; Grad-CAM is 0.1
+    better than ADVISE on every image with ReLU and 0.1 worse without; Layer-CAM is close to ADVISE."""
+    rng = np.random.default_rng(0)
+    root = tmp_path / "out" / "ablation"
+    advise_on = np.r_[np.zeros(5), rng.uniform(0.1, 0.5, 7)]
+    advise_off = rng.uniform(0.3, 0.6, 12)
+    values = {
+        "relu-on_d0.050": {"advise": advise_on, "gradcam": advise_on + 0.1 + rng.uniform(0, 0.02, 12),
+                           "layercam": advise_on + rng.normal(0, 0.05, 12)},
+        "relu-off_d0.050": {"advise": advise_off, "gradcam": advise_off - 0.1 - rng.uniform(0, 0.02, 12),
+                            "layercam": advise_off + rng.normal(0, 0.05, 12)},
+    }
+    for setting, methods in values.items():
+        for method, avx in methods.items():
+            _write_rows(root / setting / "m", method, avx)
+    return root, values
+
+
+def test_ablation_zero_fraction_cis_and_paired_verdicts(constructed_ablation):
+    root, values = constructed_ablation
+    table = summarize_ablation(root, **FAST)
+    on = table[(table["relu"]) & (table["method"] == "advise")].iloc[0]
+    assert on["zero_fraction"] == 5 / 12 and on["n"] == 12
+    assert on["AVX"] == pytest.approx(values["relu-on_d0.050"]["advise"].mean())
+    assert on["AVX_ci_low"] <= on["AVX"] <= on["AVX_ci_high"]
+    gradcam_on = table[(table["relu"]) & (table["method"] == "gradcam")].iloc[0]
+    assert gradcam_on["zero_fraction"] == 0.0
+
+    comparisons = pd.read_csv(root / "ablation_comparisons.csv")
+    assert list(comparisons.columns[:2]) == ["relu", "density"]
+    for relu, setting, expected in ((True, "relu-on_d0.050", "no: Grad-CAM is better"),
+                                    (False, "relu-off_d0.050", "yes")):
+        family = comparisons[comparisons["relu"] == relu].set_index("baseline")
+        assert set(family.index) == {"Grad-CAM", "Layer-CAM"} and (family["metric"] == "AVX").all()
+        assert family.loc["Grad-CAM", "verdict"] == expected
+        p = np.array([scipy_stats.wilcoxon(values[setting]["advise"] - values[setting][b]).pvalue
+                      for b in ("gradcam", "layercam")])
+        assert family.loc[["Grad-CAM", "Layer-CAM"], "wilcoxon_p"].to_numpy() == pytest.approx(p, rel=1e-9)
+        # Holm's family is one noise setting: two baselines x one metric, not all four rows of the file.
+        assert family.loc[["Grad-CAM", "Layer-CAM"], "holm_p"].to_numpy() == pytest.approx(_holm_by_hand(p))
+        d = values[setting]["advise"] - values[setting]["gradcam"]
+        assert family.loc["Grad-CAM", "mean_diff"] == pytest.approx(d.mean())
+    assert (root / "ablation_avx.png").read_bytes()[:8] == PNG_SIGNATURE
+    assert not (root / "ablation_controls.csv").exists()
+
+
+def _write_control(folder, setting, method, avx, grouping="random"):
+    _write_rows(folder / "ablation" / setting / "m", method, avx)
+    doc = {"config": {"advise_grouping": grouping, "advise_selection": "oracle-avx"}}
+    (folder / "ablation" / setting / "m" / "run.json").write_text(json.dumps(doc))
+
+
+def test_ablation_control_series_and_comparisons(constructed_ablation, tmp_path):
+    root, values = constructed_ablation
+    control = tmp_path / "ctrl"
+    for setting in values:  # a control identical to the main ADVISE: every difference is 0
+        _write_control(control, setting, "advise", values[setting]["advise"])
+    table = summarize_ablation(root, [control], **FAST)
+    label = "ADVISE (random grouping, oracle-avx)"
+    ctrl = table[table["method"] == label]
+    assert len(ctrl) == 2 and ctrl["control"].all()
+    main = table[table["method"] == "advise"]
+    assert ctrl["AVX"].to_list() == main["AVX"].to_list()
+    assert ctrl["zero_fraction"].to_list() == main["zero_fraction"].to_list()
+    controls = pd.read_csv(root / "ablation_controls.csv")
+    vs_main = controls[(controls["subject"] == "main ADVISE") & (controls["metric"] == "AVX")]
+    assert len(vs_main) == 2 and (vs_main["mean_diff"] == 0).all() and (vs_main["verdict"] == "not shown").all()
+    assert (vs_main["ties"] == 12).all()
+    vs_baselines = controls[(controls["subject"] == label)].set_index(["relu", "baseline"])
+    comparisons = pd.read_csv(root / "ablation_comparisons.csv").set_index(["relu", "baseline"])
+    for col in ("mean_diff", "wilcoxon_p", "holm_p", "verdict"):  # the control scores as ADVISE does
+        assert vs_baselines[col].sort_index().to_list() == comparisons[col].sort_index().to_list()
+    # Summarising again without the control leaves no stale control table.
+    summarize_ablation(root, **FAST)
+    assert not (root / "ablation_controls.csv").exists()
+
+
+def test_ablation_control_errors(constructed_ablation, tmp_path):
+    root, values = constructed_ablation
+    with pytest.raises(UserError, match="no ablation folders"):
+        summarize_ablation(root, [tmp_path / "missing"], **FAST)
+    for name in ("c1", "c2"):  # two controls with the same setting cannot be told apart
+        _write_control(tmp_path / name, "relu-on_d0.050", "advise", values["relu-on_d0.050"]["advise"])
+    with pytest.raises(UserError, match="two controls"):
+        summarize_ablation(root, [tmp_path / "c1", tmp_path / "c2"], **FAST)
+
+
+def test_bootstrap_of_the_summary_is_the_reports(constructed_ablation):
+    """The AVX CI is the report's percentile bootstrap of the image-id-ordered values."""
+    root, values = constructed_ablation
+    table = summarize_ablation(root, **FAST)
+    on = table[(table["relu"]) & (table["method"] == "layercam")].iloc[0]
+    lo, hi = stats.bootstrap_mean_ci(values["relu-on_d0.050"]["layercam"], **FAST)
+    assert (on["AVX_ci_low"], on["AVX_ci_high"]) == (lo, hi)
 
 
 def test_one_cascade_step_is_both_first_and_full():

@@ -55,6 +55,7 @@ def _scorecam_max_n(value: int | None) -> int | None:
 
 
 def ablate_command(
+    ctx: typer.Context,
     model: Annotated[str, typer.Option(help=MODEL_HELP)] = "mobilenet_v2",
     weights: Annotated[str, typer.Option(help=WEIGHTS_HELP)] = "imagenet",
     methods: Annotated[list[str] | None, typer.Option("--methods", "-m", help=METHOD_HELP)] = None,
@@ -71,28 +72,52 @@ def ablate_command(
     densities: Annotated[str | None, typer.Option(help="comma list (default 0.025..0.225)")] = None,
     no_relu_off: Annotated[bool, typer.Option("--no-relu-off", help="skip the arm without ReLU")] = False,
     shard: Annotated[str | None, typer.Option(help=SHARD_HELP)] = None,
+    control: Annotated[list[Path] | None, typer.Option(
+        help="folder of a control ablation (same layout: DIR/ablation/relu-*/); its series join the summary; "
+             "repeatable")] = None,
+    summary_only: Annotated[bool, typer.Option(
+        "--summary-only", help="run nothing: rebuild the summary, comparisons and figure from OUT/ablation")] = False,
+    config: Annotated[Path | None, typer.Option(help=CONFIG_HELP)] = None,
     quiet: Annotated[bool, typer.Option(help="no progress output")] = False,
 ):
-    """AVX under salt-and-pepper noise, with and without ReLU (the paper's Fig. 5). Resumable."""
+    """AVX under salt-and-pepper noise, with and without ReLU (the paper's Fig. 5), with CIs. Resumable."""
     from ..config import RunConfig
     from ..runner.run import parse_shard
-    from .ablation import ablate, ablation_dir
+    from .ablation import (
+        AVX_FILE,
+        COMPARISONS_FILE,
+        CONTROLS_FILE,
+        FIGURE_FILE,
+        ablate,
+        ablation_dir,
+        summarize_ablation,
+    )
 
     _positive("limit", limit)
     _positive("lime-samples", lime_samples)
-    _positive("scorecam-max-n", scorecam_max_n)
     cfg = RunConfig(
         model=model, weights=weights, methods=check_methods(methods), data=data, limit=limit,
         subset_seed=subset_seed, out=out, protocol=protocol, seed=seed, lime_samples=lime_samples,
-        scorecam_max_n=scorecam_max_n, advise_selection=advise_selection, advise_grouping=advise_grouping,
-        shard=parse_shard(shard),
+        scorecam_max_n=_scorecam_max_n(scorecam_max_n), advise_selection=advise_selection,
+        advise_grouping=advise_grouping, shard=parse_shard(shard),
     )
-    relu_modes = (True,) if no_relu_off else (True, False)
-    table = ablate(cfg, parse_densities(densities), relu_modes, progress=not quiet)
-    cols = [c for c in ("method", "relu", "density", "n", "AVX") if c in table.columns]
-    typer.echo(table[cols].to_string(index=False, float_format=lambda v: f"{v:.3f}"))
+    if config is not None:
+        from ..runner.presets import apply_preset, explicit_options
+
+        cfg = apply_preset(cfg, config, explicit=explicit_options(ctx))
     root = ablation_dir(cfg)
-    typer.echo(f"written: {root / 'ablation_avx.csv'}, {root / 'ablation_avx.png'}")
+    if summary_only:
+        if not root.is_dir():
+            raise UserError(f"{root}: no ablation folder to summarise")
+        table = summarize_ablation(root, control or ())
+    else:
+        relu_modes = (True,) if no_relu_off else (True, False)
+        table = ablate(cfg, parse_densities(densities), relu_modes, progress=not quiet, controls=control or ())
+    cols = [c for c in ("method", "relu", "density", "n", "AVX", "AVX_ci_low", "AVX_ci_high", "zero_fraction")
+            if c in table.columns]
+    typer.echo(table[cols].to_string(index=False, float_format=lambda v: f"{v:.3f}"))
+    written = [root / name for name in (AVX_FILE, COMPARISONS_FILE, CONTROLS_FILE, FIGURE_FILE)]
+    typer.echo("written: " + ", ".join(str(p) for p in written if p.exists()))
 
 
 def load_images(data: str, limit: int | None, size: int, subset_seed: int | None = None) -> tuple[list[str], object]:
