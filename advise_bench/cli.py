@@ -106,9 +106,9 @@ def run(
                     methods=check_methods(methods) if methods else (), shard=parse_shard(shard),
                     extra_metrics=parse_extra_metrics(extra_metrics))
     if config is not None:
-        from .runner.presets import apply_preset
+        from .runner.presets import apply_preset, explicit_options
 
-        cfg = apply_preset(cfg, config, explicit=_explicit_options(ctx))
+        cfg = apply_preset(cfg, config, explicit=explicit_options(ctx))
     counts = run_all(cfg, progress=not quiet)
     typer.echo(
         f"{counts['images']} images: {counts['ok']} rows ok, {counts['error']} error rows, "
@@ -177,12 +177,6 @@ def _register_analysis_commands() -> None:
 
 
 _register_analysis_commands()
-
-
-def _explicit_options(ctx: typer.Context) -> set[str]:
-    """Options given on the command line (they win over a preset), as Click records them. The enum is
-    compared by name: Typer vendors its own Click, so the class is not importable from a stable place."""
-    return {name for name in ctx.params if getattr(ctx.get_parameter_source(name), "name", "") == "COMMANDLINE"}
 
 
 def main() -> None:

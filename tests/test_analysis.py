@@ -92,14 +92,23 @@ def test_ablation_table_and_figure(ablation):
     out, table = ablation
     root = out / "ablation"
     csv = pd.read_csv(root / "ablation_avx.csv")
-    assert {"method", "relu", "density", "n", *METRICS} <= set(csv.columns)
+    assert {"method", "relu", "density", "n", "AVX_ci_low", "AVX_ci_high", "zero_fraction", *METRICS} <= set(csv.columns)
     assert len(csv) == 2 * 2 * 2 == len(table)  # methods x ReLU modes x densities
     assert set(csv["method"]) == {"gradcam", "advise"} and set(csv["relu"]) == {True, False}
-    assert set(csv["density"]) == {0.05, 0.1} and (csv["n"] == 2).all()
+    assert set(csv["density"]) == {0.05, 0.1} and (csv["n"] == 2).all() and not csv["control"].any()
     assert csv["AVX"].between(0, 1).all()
+    assert (csv["AVX_ci_low"] <= csv["AVX"] + 1e-12).all() and (csv["AVX"] <= csv["AVX_ci_high"] + 1e-12).all()
     for relu in ("on", "off"):
         for d in ("0.050", "0.100"):
-            assert (root / f"relu-{relu}_d{d}" / MODEL / "gradcam.csv").is_file()
+            for method in ("gradcam", "advise"):
+                rows = pd.read_csv(root / f"relu-{relu}_d{d}" / MODEL / f"{method}.csv")
+                got = csv[(csv["relu"] == (relu == "on")) & (csv["density"] == float(d)) & (csv["method"] == method)]
+                assert got["AVX"].iloc[0] == pytest.approx(rows["AVX"].mean())
+                assert got["zero_fraction"].iloc[0] == (rows["AVX"] == 0).sum() / len(rows)
+    comparisons = pd.read_csv(root / "ablation_comparisons.csv")
+    avx = comparisons[comparisons["metric"] == "AVX"]
+    assert len(avx) == 4 and set(avx["baseline"]) == {"Grad-CAM"} and (avx["n_pairs"] == 2).all()
+    assert (avx["verdict"] == "not shown").all()  # 2 images can show nothing
     _assert_png(root / "ablation_avx.png")
 
 
@@ -115,27 +124,35 @@ def test_cascade_steps_cover_mobilenet_v2_from_the_top(loaded):
     assert sorted(flat) == sorted(weighted) and len(flat) == len(set(flat))
 
 
-def test_gradcam_similarity_falls_as_layers_are_randomised(loaded, ilsvrc_images, tmp_path):
-    from advise_bench.analysis.sanity import sanity, verdicts
+def test_sanity_on_a_real_model_every_series_and_resume(mobilenet_025_loaded, ilsvrc_images, tmp_path):
+    """MobileNet 0.25, 2 images one chunk each, 2 cascade steps; ADVISE under two selections."""
+    from advise_bench.analysis.sanity import UNDECIDED, sanity
 
+    loaded = mobilenet_025_loaded
     images = np.stack([img for img, _ in ilsvrc_images[:2]])
     before = [w.copy() for w in loaded.model.get_weights()[-2:]]
-    df = sanity(loaded, images, ["gradcam"], steps=4, seed=0, out=tmp_path)
-    df = df.sort_values("step").reset_index(drop=True)
-    assert list(df["step"]) == [0, 1, 2, 3, 4]
-    assert df.loc[0, "spearman"] == pytest.approx(1.0) and df.loc[0, "ssim"] == pytest.approx(1.0)
-    rand = df[df["step"] > 0]
-    assert (rand["spearman"] < df.loc[0, "spearman"] - 0.3).all()
-    assert (rand["ssim"] < df.loc[0, "ssim"]).all()
-    assert rand["spearman"].iloc[-1] < 0.5 and rand["spearman"].iloc[-1] < df.loc[0, "spearman"]
-    assert verdicts(df).iloc[0]["verdict"] == "PASS"
-    # The caller's model is untouched, and the randomisation is seeded.
+    config = RunConfig(scorecam_max_n=8, lime_samples=50)
+    args = dict(steps=2, seed=0, out=tmp_path, image_ids=["a", "b"], advise_selections=["max-peaks", "oracle-avx"],
+                chunk_size=1)
+    rows = sanity(loaded, images, ["gradcam", "scorecam", "lime", "advise"], config, **args)
+    series = {"gradcam", "scorecam", "lime", "advise (max-peaks)", "advise (oracle-avx)"}
+    assert set(rows["series"]) == series and len(rows) == 2 * len(series) * 3  # images x series x steps 0..2
+    deterministic = rows[(rows["step"] == 0) & (rows["method"] != "lime")]
+    assert np.allclose(deterministic["spearman"], 1.0) and np.allclose(deterministic["ssim"], 1.0)
+    gradcam = rows[rows["series"] == "gradcam"].groupby("step")["spearman"].mean()
+    assert gradcam[2] < gradcam[0] - 0.3  # the maps follow the weights
+    summary = pd.read_csv(tmp_path / "sanity.csv")
+    assert len(summary) == len(series) * 3 and (summary["n"] == 2).all()
+    verdicts = pd.read_csv(tmp_path / "sanity_verdicts.csv")
+    assert set(verdicts["series"]) == series and (verdicts["verdict"] == UNDECIDED).all()  # 2 images decide nothing
+    _assert_png(tmp_path / "sanity.png")
+    # The caller's model is untouched, and a second call recomputes nothing and rebuilds the same summary.
     for a, b in zip(before, loaded.model.get_weights()[-2:], strict=True):
         assert np.array_equal(a, b)
-    again = sanity(loaded, images, ["gradcam"], steps=4, seed=0).sort_values("step").reset_index(drop=True)
-    assert np.allclose(again["spearman"], df["spearman"])
-    assert (tmp_path / "sanity.csv").is_file() and (tmp_path / "sanity_verdicts.csv").is_file()
-    _assert_png(tmp_path / "sanity.png")
+    written = {name: (tmp_path / name).read_bytes() for name in ("sanity_images.csv", "sanity.csv",
+                                                                "sanity_verdicts.csv")}
+    sanity(loaded, images, ["gradcam", "scorecam", "lime", "advise"], config, **args)
+    assert {name: (tmp_path / name).read_bytes() for name in written} == written
 
 
 def test_similarity_helpers():
@@ -206,8 +223,55 @@ def test_ablate_and_sanity_command_user_errors(cli, tmp_path):
     assert code == 2 and "--densities" in msg
     code, msg = cli("ablate", "--densities", "1.5", "--out", tmp_path)
     assert code == 2 and "[0, 1)" in msg
+    code, msg = cli("ablate", "--summary-only", "--out", tmp_path)
+    assert code == 2 and "no ablation folder" in msg and "\n" not in msg
+    code, msg = cli("ablate", "--control", tmp_path / "missing", "--out", tmp_path, "--densities", "0.1")
+    assert code == 2 and "--control" in msg and "\n" not in msg
+    code, msg = cli("ablate", "--scorecam-max-n", "-1", "--out", tmp_path)
+    assert code == 2 and "--scorecam-max-n" in msg
     code, msg = cli("sanity", "--limit", "0", "--out", tmp_path)
     assert code == 2 and "--limit" in msg
+    code, msg = cli("sanity", "--advise-selection", "max-peaks,best", "--out", tmp_path)
+    assert code == 2 and "best" in msg and "\n" not in msg
+    code, msg = cli("sanity", "--summary-only", "--out", tmp_path)
+    assert code == 2 and "sanity_images.csv" in msg and "\n" not in msg
+    code, msg = cli("sanity", "--config", tmp_path / "missing.toml", "--out", tmp_path)
+    assert code == 2 and "missing.toml" in msg
+
+
+def test_sanity_config_applies_the_presets_method_settings():
+    from advise_bench.analysis.commands import sanity_run_config
+    from advise_bench.paths import REPO_ROOT
+
+    preset = REPO_ROOT / "configs" / "mobilenet.toml"
+    quick = {"model": "mobilenet_v2", "seed": 0, "scorecam_max_n": 64, "lime_samples": 300, "limit": 4, "out": "x"}
+    assert sanity_run_config(quick, set(), None).scorecam_max_n == 64
+    cfg = sanity_run_config(quick, set(), preset)
+    assert (cfg.model, cfg.subset_seed, cfg.scorecam_max_n, cfg.lime_samples) == ("mobilenet", 0, None, 1000)
+    assert cfg.data.endswith("manifest.csv") and len(cfg.methods) == 6
+    assert (cfg.limit, cfg.out) == (None, "results")  # the preset's run size and folder are not the check's
+    cfg = sanity_run_config(quick, {"lime_samples", "model"}, preset)  # typed on the command line: they win
+    assert (cfg.model, cfg.lime_samples, cfg.scorecam_max_n) == ("mobilenet_v2", 300, None)
+
+
+def test_sanity_command_subset_order_resume_and_summary_only(cli, ilsvrc_dir, tmp_path):
+    from advise_bench.data import resolve_source, select_subset
+
+    args = ("sanity", "--model", MODEL, "--data", ilsvrc_dir / "manifest.csv", "--limit", 2, "--subset-seed", 0,
+            "--steps", 1, "-m", "gradcam", "--out", tmp_path, "--quiet")
+    code, output = cli(*args)
+    assert code == 0, output
+    assert "undecided" in output
+    rows = pd.read_csv(tmp_path / "sanity_images.csv", dtype={"image_id": str})
+    _, records = resolve_source(str(ilsvrc_dir / "manifest.csv"))
+    assert list(dict.fromkeys(rows["image_id"])) == [r.image_id for r in select_subset(records, 2, 0)]
+    files = ("sanity_images.csv", "sanity.csv", "sanity_verdicts.csv")
+    written = {f: (tmp_path / f).read_bytes() for f in files}
+    code, output = cli(*args)  # resumes: nothing to do
+    assert code == 0, output
+    code, output = cli("sanity", "--summary-only", "--out", tmp_path)
+    assert code == 0, output
+    assert {f: (tmp_path / f).read_bytes() for f in files} == written
 
 
 def test_show_command_writes_png(cli, ilsvrc_dir, tmp_path):
@@ -222,9 +286,14 @@ def test_show_command_writes_png(cli, ilsvrc_dir, tmp_path):
 
 def test_ablate_command_resumes_the_finished_ablation(cli, ablation, ilsvrc_dir):
     out, table = ablation
+    root = out / "ablation"
+    inputs = sorted(root.glob("relu-*/*/*.csv"))
+    before = {p: p.read_bytes() for p in [*inputs, root / "ablation_avx.csv", root / "ablation_comparisons.csv"]}
     code, output = cli("ablate", "--model", MODEL, "--data", ilsvrc_dir / "manifest.csv", "--limit", 2,
                        "--methods", "gradcam", "--methods", "advise", "--densities", "0.05,0.1", "--out", out, "--quiet")
     assert code == 0, output
-    again = pd.read_csv(out / "ablation" / "ablation_avx.csv")
-    assert np.allclose(again.sort_values(["relu", "method", "density"])["AVX"],
-                       table.sort_values(["relu", "method", "density"])["AVX"])
+    assert {p: p.read_bytes() for p in before} == before  # no row recomputed; the same summary
+    code, output = cli("ablate", "--summary-only", "--out", out)
+    assert code == 0, output
+    assert {p: p.read_bytes() for p in before} == before
+    assert "zero_fraction" in output

@@ -1,16 +1,37 @@
 """Noise and ReLU ablation (the paper's Fig. 5): AVX against salt-and-pepper noise density, with and
-without ReLU in map formation.
+without ReLU in map formation, with the report's statistics.
 
 Every (ReLU mode, density) pair is an ordinary :func:`~advise_bench.runner.run.run` into its own folder,
-``<out>/ablation/relu-on_d0.050/`` etc., so the ablation resumes and shards exactly like a normal run;
-the rows are then read back with :func:`~advise_bench.report.table.load_rows` (all shards merged) and
-averaged per (method, ReLU mode, density) into ``<out>/ablation/ablation_avx.csv`` and
-``ablation_avx.png``.
+``<out>/ablation/relu-on_d0.050/<model>/<method>.csv`` etc., so the ablation resumes and shards exactly
+like a normal run. :func:`summarize_ablation` rebuilds every output from those folders alone (no model,
+seconds), after each ``ablate`` call or on its own (``ablate --summary-only``):
+
+``ablation_avx.csv``
+    Per model, ReLU mode, density and series (each method, and each control's series): n images
+    (status ok), the mean AVX with its 95% percentile-bootstrap CI (the report's, seeded, values in
+    image-id order), ``zero_fraction`` -- the share of those images whose AVX is exactly 0 (the paper's
+    claim is that ADVISE reaches 0) -- and the means of AD, SSIM, FSIM and MSE.
+``ablation_comparisons.csv``
+    Per ReLU mode and density, the report's paired comparison (:func:`~advise_bench.report.compare.
+    compare_with_advise`): ADVISE - baseline on the images both scored, bootstrap CI, Wilcoxon, Holm,
+    verdict. Holm family: every baseline x metric (AD, SSIM, FSIM, MSE, AVX) of one ReLU mode x density
+    (x model x protocol) -- the report's family (model x protocol), one per noise setting.
+``ablation_controls.csv`` (with controls)
+    Per ReLU mode and density, :func:`~advise_bench.report.controls.compare_controls`: each control
+    against every baseline (as ADVISE is), and the main ADVISE against the control (Holm over metrics).
+``ablation_avx.png``
+    Fig. 5 style: mean AVX against density with its CI band, and the zero fraction below; one column
+    with ReLU, one without; controls dashed.
+
+A control is a run of the same images and densities in its own folder with the same layout underneath
+(``<control>/ablation/relu-on_d0.050/<model>/*.csv``, each with its ``run.json``), e.g. ADVISE with
+``--advise-grouping random``; its series is labelled by :func:`~advise_bench.report.controls.load_controls`.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import re
 from pathlib import Path
 
 import numpy as np
@@ -18,11 +39,20 @@ import pandas as pd
 
 from ..config import RunConfig
 from ..errors import UserError
+from ..metrics.core import STATUS_OK
+from ..report import stats
 from ..runner.run import run
-from .figures import save_figure, series_style
+from .figures import save_figure
 
 DENSITIES = tuple(round(0.025 * k, 3) for k in range(1, 10))  # 0.025, 0.05, ..., 0.225
 METRIC_COLUMNS = ("AVX", "AD", "SSIM", "FSIM", "MSE")
+TAG = re.compile(r"^relu-(on|off)_d(\d+\.\d+)$")
+AVX_FILE = "ablation_avx.csv"
+COMPARISONS_FILE = "ablation_comparisons.csv"
+CONTROLS_FILE = "ablation_controls.csv"
+FIGURE_FILE = "ablation_avx.png"
+SUMMARY_COLUMNS = ["model", "method", "control", "relu", "density", "n", "errors", "AVX", "AVX_ci_low", "AVX_ci_high",
+                   "zero_fraction", "AD", "SSIM", "FSIM", "MSE"]
 
 
 def tag(relu: bool, density: float) -> str:
@@ -33,13 +63,25 @@ def ablation_dir(cfg: RunConfig) -> Path:
     return Path(cfg.out) / "ablation"
 
 
+def control_ablation_dir(folder: str | Path) -> Path:
+    """A control's ablation folder: ``DIR/ablation`` (DIR = the control run's ``--out``), or DIR itself
+    when it already holds ``relu-*`` folders."""
+    folder = Path(folder)
+    if (folder / "ablation").is_dir():
+        return folder / "ablation"
+    if folder.is_dir() and any(TAG.match(p.name) for p in folder.iterdir()):
+        return folder
+    raise UserError(f"--control {folder}: no ablation folders (expected {folder}/ablation/relu-on_d0.050/...)")
+
+
 def ablate(
     cfg: RunConfig,
     densities=DENSITIES,
     relu_modes=(True, False),
     progress: bool = True,
+    controls=(),
 ) -> pd.DataFrame:
-    """Run every (ReLU mode, density) and return the tidy per-method means (see the module docstring)."""
+    """Run every (ReLU mode, density), then :func:`summarize_ablation` (see the module docstring)."""
     densities = tuple(float(d) for d in densities)
     if not densities:
         raise UserError("ablation: no noise densities given")
@@ -48,8 +90,9 @@ def ablate(
         raise UserError(f"noise densities must lie in [0, 1); got {', '.join(map(str, bad))}")
     if not relu_modes:
         raise UserError("ablation: no ReLU mode selected")
+    for folder in controls:  # a wrong --control fails before hours of work, not after
+        control_ablation_dir(folder)
     root = ablation_dir(cfg)
-    frames = []
     for relu in relu_modes:
         for d in densities:
             folder = root / tag(relu, d)
@@ -57,17 +100,7 @@ def ablate(
             if progress:
                 print(f"ablation: ReLU {'on' if relu else 'off'}, density {d:.3f} -> {folder}", flush=True)
             run(sub, progress=progress)
-            rows = load_rows_or_empty(folder)
-            if len(rows):
-                frames.append(summarize(rows, relu, d))
-    table = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(
-        columns=["model", "method", "relu", "density", "n", "errors", *METRIC_COLUMNS])
-    table = table.sort_values(["model", "relu", "method", "density"], ascending=[True, False, True, True])
-    table = table.reset_index(drop=True)
-    root.mkdir(parents=True, exist_ok=True)
-    table.to_csv(root / "ablation_avx.csv", index=False)
-    plot(table, root / "ablation_avx.png")
-    return table
+    return summarize_ablation(root, controls)
 
 
 def load_rows_or_empty(folder: Path) -> pd.DataFrame:
@@ -75,25 +108,112 @@ def load_rows_or_empty(folder: Path) -> pd.DataFrame:
 
     try:
         return load_rows(folder)
-    except UserError:  # e.g. a shard with no images of its own
+    except UserError:  # e.g. a shard with no images of its own, or a run that has not written a row yet
         return pd.DataFrame()
 
 
-def summarize(rows: pd.DataFrame, relu: bool, density: float) -> pd.DataFrame:
+def noise_settings(root: Path) -> list[tuple[bool, float, Path]]:
+    """Every ``relu-{on,off}_d<density>`` folder under ``root``: ReLU on first, densities ascending."""
+    found = []
+    for p in sorted(Path(root).iterdir()) if Path(root).is_dir() else []:
+        m = TAG.match(p.name)
+        if m and p.is_dir():
+            found.append((m.group(1) == "on", float(m.group(2)), p))
+    return sorted(found, key=lambda t: (not t[0], t[1]))
+
+
+def control_series(folder: Path) -> dict[str, pd.DataFrame]:
+    """One noise setting of a control run: its rows per series label (``load_controls``'s label; a
+    control folder with several methods gets one series per method). Empty while it has no rows."""
+    from ..explainers import display_name
+    from ..report.controls import load_controls
+
+    if not folder.is_dir() or load_rows_or_empty(folder).empty:
+        return {}
+    out = {}
+    for label, rows in load_controls([folder]).items():
+        methods = list(dict.fromkeys(rows["method"]))
+        for m in methods:
+            out[label if len(methods) == 1 else f"{label}: {display_name(m)}"] = rows[rows["method"] == m]
+    return out
+
+
+def summarize_ablation(root: str | Path, controls=(), n_resamples: int = stats.BOOTSTRAP_RESAMPLES,
+                       seed: int = stats.BOOTSTRAP_SEED) -> pd.DataFrame:
+    """Rebuild every output of the module docstring from the rows under ``root`` (and each control
+    folder); returns the ``ablation_avx.csv`` table."""
+    from ..report.compare import compare_with_advise
+    from ..report.controls import compare_controls
+    from ..report.table import ADVISE
+
+    root = Path(root)
+    control_roots = [control_ablation_dir(c) for c in controls]
+    summaries, comparisons, control_comparisons = [], [], []
+    for relu, density, folder in noise_settings(root):
+        main = load_rows_or_empty(folder)
+        series = {}
+        for control_root in control_roots:
+            for label, rows in control_series(control_root / folder.name).items():
+                if label in series:
+                    raise UserError(f"{control_root}: two controls give the series {label!r}")
+                series[label] = rows
+        frames = [main.assign(control=False)] if len(main) else []
+        frames += [rows.assign(method=label, control=True) for label, rows in series.items()]
+        if frames:
+            summaries.append(summarize(pd.concat(frames, ignore_index=True), relu, density, n_resamples, seed))
+        setting = {"relu": relu, "density": density}
+        if len(main):
+            comparisons.append(_first(compare_with_advise(main, n_resamples, seed), setting))
+        if len(main) and series:
+            # A control of any method is compared in ADVISE's place (compare_controls pairs "advise" rows).
+            as_subject = {label: rows.assign(method=ADVISE) for label, rows in series.items()}
+            control_comparisons.append(_first(compare_controls(main, as_subject, n_resamples=n_resamples, seed=seed),
+                                              setting))
+    table = pd.concat(summaries, ignore_index=True) if summaries else pd.DataFrame(columns=SUMMARY_COLUMNS)
+    table = table.sort_values(["model", "relu", "control", "method", "density"],
+                              ascending=[True, False, True, True, True]).reset_index(drop=True)
+    root.mkdir(parents=True, exist_ok=True)
+    table.to_csv(root / AVX_FILE, index=False)
+    # A table left from an earlier call (e.g. with controls) would describe rows not summarised now.
+    for name, frames in ((COMPARISONS_FILE, comparisons), (CONTROLS_FILE, control_comparisons)):
+        if frames:
+            pd.concat(frames, ignore_index=True).to_csv(root / name, index=False)
+        else:
+            (root / name).unlink(missing_ok=True)
+    plot(table, root / FIGURE_FILE)
+    return table
+
+
+def _first(frame: pd.DataFrame, columns: dict) -> pd.DataFrame:
+    """``frame`` with ``columns`` (constant values) as its first columns."""
+    return frame.assign(**columns)[[*columns, *[c for c in frame.columns if c not in columns]]]
+
+
+def summarize(rows: pd.DataFrame, relu: bool, density: float, n_resamples: int = stats.BOOTSTRAP_RESAMPLES,
+              seed: int = stats.BOOTSTRAP_SEED) -> pd.DataFrame:
+    """Per (model, series) of one noise setting: n, errors, mean AVX with CI, zero fraction, other means."""
+    from ..report.table import numeric
+
     out = []
-    for (model, method), g in rows.groupby(["model", "method"], sort=False):
-        ok = g[g["status"] == "ok"]
-        rec = {"model": model, "method": method, "relu": bool(relu), "density": float(density),
-               "n": len(ok), "errors": int((g["status"] != "ok").sum())}
+    rows = rows.sort_values("image_id", kind="stable")  # the bootstrap resamples by position
+    if "control" not in rows:
+        rows = rows.assign(control=False)
+    for (model, method, control), g in rows.groupby(["model", "method", "control"], sort=False):
+        ok = g[g["status"] == STATUS_OK]
+        rec = {"model": model, "method": method, "control": bool(control), "relu": bool(relu),
+               "density": float(density), "n": len(ok), "errors": int((g["status"] != STATUS_OK).sum())}
         for m in METRIC_COLUMNS:
-            vals = pd.to_numeric(ok[m], errors="coerce") if m in ok else pd.Series(dtype=float)
-            rec[m] = float(vals.mean()) if vals.notna().any() else np.nan
+            values = numeric(ok, m).dropna().to_numpy()
+            rec[m] = float(values.mean()) if len(values) else np.nan
+            if m == "AVX":
+                rec["AVX_ci_low"], rec["AVX_ci_high"] = stats.bootstrap_mean_ci(values, n_resamples, seed)
+                rec["zero_fraction"] = float(np.mean(values == 0.0)) if len(values) else np.nan
         out.append(rec)
-    return pd.DataFrame(out)
+    return pd.DataFrame(out, columns=SUMMARY_COLUMNS)
 
 
 def plot(table: pd.DataFrame, path: str | Path) -> Path:
-    """Fig. 5 style: AVX vs noise density, one line per method; panels with / without ReLU."""
+    """Fig. 5 style: mean AVX (95% CI band) and the zero fraction against density; with / without ReLU."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -102,19 +222,33 @@ def plot(table: pd.DataFrame, path: str | Path) -> Path:
     from ..explainers import display_name
 
     modes = [r for r in (True, False) if r in set(table["relu"])] or [True]
-    fig, axes = plt.subplots(1, len(modes), figsize=(6.5 * len(modes), 4.8), sharey=True, squeeze=False)
-    for ax, relu in zip(axes[0], modes, strict=True):
-        sub = table[table["relu"] == relu]
-        for i, ((model, method), g) in enumerate(sub.groupby(["model", "method"], sort=False)):
-            g = g.sort_values("density")
-            label = display_name(method) + (f" ({model})" if sub["model"].nunique() > 1 else "")
-            ax.plot(g["density"], g["AVX"], label=label, **series_style(i))
-        ax.set_title("with ReLU" if relu else "without ReLU")
-        ax.set_xlabel("salt-and-pepper noise density")
-        ax.grid(alpha=0.3)
-        if len(sub):
-            ax.legend(fontsize=8)
-    axes[0][0].set_ylabel("AVX (mean)")
-    fig.suptitle("AVX under salt-and-pepper noise")
+    fig, axes = plt.subplots(2, len(modes), figsize=(6.5 * len(modes), 8), sharex=True, squeeze=False,
+                             gridspec_kw={"height_ratios": [3, 2]})
+    keys = list(dict.fromkeys(zip(table["model"], table["method"], table["control"], strict=True)))
+    several_models = table["model"].nunique() > 1
+    markers = ("o", "s", "^", "D", "v", "P", "X", "*")
+    for col, relu in enumerate(modes):
+        top, bottom = axes[0][col], axes[1][col]
+        for i, (model, method, control) in enumerate(keys):
+            g = table[(table["relu"] == relu) & (table["model"] == model) & (table["method"] == method)
+                      & (table["control"] == control)].sort_values("density")
+            if g.empty:
+                continue
+            label = display_name(method) + (f" ({model})" if several_models else "")
+            style = {"color": f"C{i % 10}", "marker": markers[i % len(markers)], "ls": "--" if control else "-"}
+            top.plot(g["density"], g["AVX"], label=label, **style)
+            top.fill_between(g["density"], g["AVX_ci_low"], g["AVX_ci_high"], color=style["color"], alpha=0.15, lw=0)
+            bottom.plot(g["density"], g["zero_fraction"], **style)
+        top.set_title("with ReLU" if relu else "without ReLU")
+        bottom.set_xlabel("salt-and-pepper noise density")
+        bottom.set_ylim(-0.03, 1.03)
+        for ax in (top, bottom):
+            ax.grid(alpha=0.3)
+        if top.get_legend_handles_labels()[0]:
+            top.legend(fontsize=7)
+    axes[0][0].set_ylabel("AVX (mean, 95% CI band)")
+    axes[1][0].set_ylabel("fraction of images with AVX = 0")
+    n = int(table["n"].max()) if len(table) else 0
+    fig.suptitle(f"AVX under salt-and-pepper noise, up to {n} images per point (controls dashed)")
     fig.tight_layout()
     return save_figure(fig, path)

@@ -22,6 +22,7 @@ WEIGHTS_HELP = "imagenet | random | PATH (.weights.h5/.h5/.keras)"
 DATA_HELP = "auto | skimage | manifest.csv | image folder"
 MAX_N_HELP = "Faster-Score-CAM: keep the N most varied channels"
 SHARD_HELP = "K/N: run the K-th of N shards (default: Slurm array vars)"
+CONFIG_HELP = "a preset from configs/ (its values are defaults; options given here win)"
 
 
 def parse_densities(text: str | None) -> tuple[float, ...]:
@@ -47,7 +48,15 @@ def _positive(name: str, value: int | None) -> None:
         raise UserError(f"--{name} must be >= 1")
 
 
+def _scorecam_max_n(value: int | None) -> int | None:
+    """``--scorecam-max-n``: N >= 1 keeps the N most varied channels; 0 means all (full Score-CAM)."""
+    if value is not None and value < 0:
+        raise UserError("--scorecam-max-n must be >= 0 (0: every channel)")
+    return None if value == 0 else value
+
+
 def ablate_command(
+    ctx: typer.Context,
     model: Annotated[str, typer.Option(help=MODEL_HELP)] = "mobilenet_v2",
     weights: Annotated[str, typer.Option(help=WEIGHTS_HELP)] = "imagenet",
     methods: Annotated[list[str] | None, typer.Option("--methods", "-m", help=METHOD_HELP)] = None,
@@ -64,33 +73,58 @@ def ablate_command(
     densities: Annotated[str | None, typer.Option(help="comma list (default 0.025..0.225)")] = None,
     no_relu_off: Annotated[bool, typer.Option("--no-relu-off", help="skip the arm without ReLU")] = False,
     shard: Annotated[str | None, typer.Option(help=SHARD_HELP)] = None,
+    control: Annotated[list[Path] | None, typer.Option(
+        help="folder of a control ablation (same layout: DIR/ablation/relu-*/); its series join the summary; "
+             "repeatable")] = None,
+    summary_only: Annotated[bool, typer.Option(
+        "--summary-only", help="run nothing: rebuild the summary, comparisons and figure from OUT/ablation")] = False,
+    config: Annotated[Path | None, typer.Option(help=CONFIG_HELP)] = None,
     quiet: Annotated[bool, typer.Option(help="no progress output")] = False,
     backend: BackendOption = None,
 ):
-    """AVX under salt-and-pepper noise, with and without ReLU (the paper's Fig. 5). Resumable."""
+    """AVX under salt-and-pepper noise, with and without ReLU (the paper's Fig. 5), with CIs. Resumable."""
     from ..config import RunConfig
     from ..runner.run import parse_shard
-    from .ablation import ablate, ablation_dir
+    from .ablation import (
+        AVX_FILE,
+        COMPARISONS_FILE,
+        CONTROLS_FILE,
+        FIGURE_FILE,
+        ablate,
+        ablation_dir,
+        summarize_ablation,
+    )
 
     _positive("limit", limit)
     _positive("lime-samples", lime_samples)
-    _positive("scorecam-max-n", scorecam_max_n)
     cfg = RunConfig(
         model=model, weights=weights, methods=check_methods(methods), data=data, limit=limit,
         subset_seed=subset_seed, out=out, protocol=protocol, seed=seed, lime_samples=lime_samples,
-        scorecam_max_n=scorecam_max_n, advise_selection=advise_selection, advise_grouping=advise_grouping,
-        shard=parse_shard(shard),
+        scorecam_max_n=_scorecam_max_n(scorecam_max_n), advise_selection=advise_selection,
+        advise_grouping=advise_grouping, shard=parse_shard(shard),
     )
-    relu_modes = (True,) if no_relu_off else (True, False)
-    table = ablate(cfg, parse_densities(densities), relu_modes, progress=not quiet)
-    cols = [c for c in ("method", "relu", "density", "n", "AVX") if c in table.columns]
-    typer.echo(table[cols].to_string(index=False, float_format=lambda v: f"{v:.3f}"))
+    if config is not None:
+        from ..runner.presets import apply_preset, explicit_options
+
+        cfg = apply_preset(cfg, config, explicit=explicit_options(ctx))
     root = ablation_dir(cfg)
-    typer.echo(f"written: {root / 'ablation_avx.csv'}, {root / 'ablation_avx.png'}")
+    if summary_only:
+        if not root.is_dir():
+            raise UserError(f"{root}: no ablation folder to summarise")
+        table = summarize_ablation(root, control or ())
+    else:
+        relu_modes = (True,) if no_relu_off else (True, False)
+        table = ablate(cfg, parse_densities(densities), relu_modes, progress=not quiet, controls=control or ())
+    cols = [c for c in ("method", "relu", "density", "n", "AVX", "AVX_ci_low", "AVX_ci_high", "zero_fraction")
+            if c in table.columns]
+    typer.echo(table[cols].to_string(index=False, float_format=lambda v: f"{v:.3f}"))
+    written = [root / name for name in (AVX_FILE, COMPARISONS_FILE, CONTROLS_FILE, FIGURE_FILE)]
+    typer.echo("written: " + ", ".join(str(p) for p in written if p.exists()))
 
 
-def load_images(data: str, limit: int | None, size: int) -> tuple[list[str], object]:
-    """The first ``limit`` readable images of ``--data`` as a uint8 batch; unreadable ones are skipped."""
+def load_images(data: str, limit: int | None, size: int, subset_seed: int | None = None) -> tuple[list[str], object]:
+    """The first ``limit`` readable images of ``--data`` (in the seeded class-stratified order of
+    ``data.select_subset`` with ``subset_seed``) as a uint8 batch; unreadable ones are skipped."""
     import numpy as np
 
     from ..data import load_image, resolve_source, select_subset
@@ -98,7 +132,7 @@ def load_images(data: str, limit: int | None, size: int) -> tuple[list[str], obj
 
     _, records = resolve_source(data)
     ids, images = [], []
-    for r in select_subset(records, None, None):
+    for r in select_subset(records, None, subset_seed):
         if limit is not None and len(images) >= limit:
             break
         try:
@@ -112,41 +146,83 @@ def load_images(data: str, limit: int | None, size: int) -> tuple[list[str], obj
     return ids, np.stack(images)
 
 
+# Preset fields a sanity check does not take: its own size and folder, and its list of ADVISE selections.
+SANITY_IGNORES_FROM_PRESET = {"limit", "out", "advise_selection"}
+
+
+def sanity_run_config(options: dict, explicit: set[str], config: Path | None):
+    """The sanity check's RunConfig: ``options`` as given (sanity's quick defaults included); with a
+    preset, RunConfig's defaults (the paper's method settings), then the preset, then the ``explicit``
+    options (those typed on the command line) -- ``run --config``'s rule, minus the preset's
+    ``SANITY_IGNORES_FROM_PRESET``."""
+    from ..config import RunConfig
+    from ..runner.presets import apply_preset
+
+    if config is None:
+        return RunConfig(**options)
+    cfg = RunConfig(**{k: v for k, v in options.items() if k in explicit})
+    return apply_preset(cfg, config, explicit=explicit | SANITY_IGNORES_FROM_PRESET)
+
+
 def sanity_command(
+    ctx: typer.Context,
     model: Annotated[str, typer.Option(help=MODEL_HELP)] = "mobilenet_v2",
     weights: Annotated[str, typer.Option(help="imagenet | PATH (.weights.h5/.h5/.keras)")] = "imagenet",
     methods: Annotated[list[str] | None, typer.Option("--methods", "-m", help=METHOD_HELP)] = None,
     data: Annotated[str, typer.Option(help=DATA_HELP)] = "auto",
     limit: Annotated[int, typer.Option(help="number of images")] = 4,
+    subset_seed: Annotated[int | None, typer.Option(help="seeded class-stratified order instead of the first N")] = None,
     steps: Annotated[int, typer.Option(help="cascade steps (layers re-initialised from the top)")] = 7,
-    out: Annotated[str, typer.Option(help="output folder")] = "results/sanity",
+    out: Annotated[str, typer.Option(help="output folder (resumes the check found there)")] = "results/sanity",
     seed: Annotated[int, typer.Option(help="seed for the re-initialisation and LIME")] = 0,
-    scorecam_max_n: Annotated[int | None, typer.Option(help=MAX_N_HELP)] = 64,
+    protocol: Annotated[str, typer.Option(help="protocol of oracle-avx's scorer: reference | corrected")] = "reference",
+    scorecam_max_n: Annotated[int | None, typer.Option(help=MAX_N_HELP + "; 0: all (full Score-CAM)")] = 64,
     lime_samples: Annotated[int, typer.Option(help="LIME perturbation samples")] = 300,
-    advise_selection: Annotated[str, typer.Option(help=SELECTION_HELP)] = "max-peaks",
+    advise_selection: Annotated[str, typer.Option(
+        help="ADVISE's selections, one series each (comma list): max-peaks, oracle-avx, all")] = "max-peaks,oracle-avx",
+    chunk_size: Annotated[int, typer.Option(help="images per cascade (rows are saved as each step ends)")] = 8,
+    config: Annotated[Path | None, typer.Option(help=CONFIG_HELP + " (not its limit or out)")] = None,
+    summary_only: Annotated[bool, typer.Option(
+        "--summary-only", help="explain nothing: rebuild sanity.csv, the verdicts and the figure from OUT")] = False,
     quiet: Annotated[bool, typer.Option(help="no progress output")] = False,
     backend: BackendOption = None,
 ):
-    """Adebayo et al.'s cascading model-parameter randomisation: do the maps depend on the weights?"""
-    from ..config import RunConfig
-    from ..models.zoo import load_model
-    from .sanity import sanity, verdicts, write_outputs
+    """Adebayo et al.'s cascading model-parameter randomisation: do the maps depend on the weights? Resumable.
 
-    _positive("limit", limit)
-    _positive("steps", steps)
-    _positive("lime-samples", lime_samples)
-    _positive("scorecam-max-n", scorecam_max_n)
-    methods = check_methods(methods)
-    config = RunConfig(seed=seed, scorecam_max_n=scorecam_max_n, lime_samples=lime_samples,
-                       advise_selection=advise_selection)
-    loaded = load_model(model, weights)
-    _, images = load_images(data, limit, loaded.input_size)
-    df = sanity(loaded, images, methods, config, steps=steps, seed=seed, progress=not quiet)
-    paths = write_outputs(df, out)
-    fmt = {"float_format": lambda v: f"{v:.3f}", "index": False}
-    typer.echo(df.pivot(index=["step", "randomized"], columns="method", values="spearman").to_string(
+    Without --config the method settings are quick ones (Score-CAM on 64 channels, LIME 300 samples); with
+    --config they start from RunConfig's defaults (the paper's: full Score-CAM, LIME 1000), then the preset.
+    """
+    from ..models.zoo import load_model
+    from .sanity import IMAGES_FILE, output_paths, parse_selections, sanity, write_outputs
+
+    if summary_only:
+        paths = write_outputs(out)
+    else:
+        _positive("limit", limit)
+        _positive("steps", steps)
+        _positive("lime-samples", lime_samples)
+        _positive("chunk-size", chunk_size)
+        selections = parse_selections(advise_selection)
+        options = {"model": model, "weights": weights, "methods": check_methods(methods), "data": data,
+                   "subset_seed": subset_seed, "seed": seed, "protocol": protocol,
+                   "scorecam_max_n": _scorecam_max_n(scorecam_max_n), "lime_samples": lime_samples}
+        from ..runner.presets import explicit_options
+
+        cfg = sanity_run_config(options, explicit_options(ctx), config)
+        loaded = load_model(cfg.model, cfg.weights)
+        ids, images = load_images(cfg.data, limit, loaded.input_size, cfg.subset_seed)
+        provenance = {"data": cfg.data, "subset_seed": cfg.subset_seed, "limit": limit, "images": len(ids)}
+        sanity(loaded, images, cfg.methods, cfg, steps=steps, seed=cfg.seed, out=out, progress=not quiet,
+               image_ids=ids, advise_selections=selections, chunk_size=chunk_size, provenance=provenance)
+        paths = {"images": Path(out) / IMAGES_FILE, **output_paths(out)}  # sanity() has written them
+    import pandas as pd
+
+    summary, verdict_table = pd.read_csv(paths["csv"]), pd.read_csv(paths["verdicts"])
+    typer.echo(summary.pivot(index=["step", "randomized"], columns="series", values="spearman").to_string(
         float_format=lambda v: f"{v:.3f}"))
-    typer.echo(verdicts(df).to_string(**fmt))
+    cols = ["series", "n", "spearman_full_cascade", "spearman_full_cascade_ci_low", "spearman_full_cascade_ci_high",
+            "recovery_wilcoxon_p", "verdict"]
+    typer.echo(verdict_table[cols].to_string(index=False, float_format=lambda v: f"{v:.3f}"))
     typer.echo("written: " + ", ".join(str(p) for p in paths.values()))
 
 

@@ -3,7 +3,7 @@
 An explanation that describes the *model* must change when the model's parameters are destroyed. Starting
 from the trained network, the weighted layers are re-initialised from the output downwards, cumulatively,
 in a handful of cascade steps; after every step each method explains the same images for the same targets
-(the trained model's top-1 class) and its maps are compared with the trained model's maps.
+(the trained model's top-1 and top-2 classes) and its maps are compared with the trained model's maps.
 
 Cascade grouping (:func:`cascade_steps`)
     Weighted layers are walked in forward order; a BatchNormalization layer joins the layer before it,
@@ -17,29 +17,47 @@ Re-initialisation (:func:`reinitialize_layer`)
     Kernels get a seeded Glorot normal draw of the same shape (std = sqrt(2 / (fan_in + fan_out)); a
     depthwise kernel counts only its own window and multiplier); biases and BatchNorm beta/moving mean
     become 0, BatchNorm gamma/moving variance 1 -- the state of a freshly built layer. The generator is
-    seeded by (seed, layer index), so the randomised models do not depend on the grouping or call order.
-    The work is done on a clone (``keras.models.clone_model`` + ``set_weights``): the caller's model is
-    never touched.
+    seeded by (seed, layer index), so the randomised models depend neither on the grouping nor on the
+    chunk of images being processed: images go in chunks, and each chunk resets a clone of the model to
+    the trained weights and runs the cascade again. The caller's model is never touched.
 
-Similarity
-    Spearman rank correlation of the flattened maps (a constant map correlates 0 with anything, except
-    an identical map: 1) and SSIM (scikit-image, ``data_range=1``), each averaged over the images. Step 0
-    compares the trained model's maps with a second computation of them (determinism: expect 1).
-    Every method explains the trained model's top-1 and top-2 classes in one call, and its selection
-    picks the map; a selection that needs the evaluation's scorer (ADVISE's ``oracle-avx``) scores
-    with the model under test (the ``sanity`` command defaults to the deployable ``max-peaks``).
+Series
+    Every method is one series; ADVISE is one series per selection given (``advise (max-peaks)``,
+    ``advise (oracle-avx)``): its candidate maps are computed once per step and each selection picks
+    from them. A selection that needs the evaluation's scorer (``oracle-avx``) scores with the model
+    under test, the randomised one after a cascade step, as it would in use.
 
-Pass rule (:func:`verdicts`)
-    A method **passes** when, after the full cascade, its mean Spearman similarity to the trained maps is
-    below ``THRESHOLD`` (0.5: the randomised model's map shares less than half of its rank structure
-    with the trained one) *and* is not above the first step's similarity by more than ``TOLERANCE``
-    (0.1: destroying more of the network must not bring the map back, the signature of a method that
-    mostly reflects the input image, e.g. its edges, rather than the model). SSIM is reported but does
-    not enter the verdict (it is dominated by smooth low-frequency structure shared by many CAM maps).
+Similarity (per image, :func:`spearman`, :func:`ssim`)
+    Spearman rank correlation of the flattened top-1 maps (a constant map correlates 0 with anything,
+    except an identical map: 1) and SSIM (scikit-image, ``data_range=1``). Step 0 compares the trained
+    model's maps with a second computation of them (determinism: expect 1). One row per (image, series,
+    step) goes to ``sanity_images.csv`` as soon as it is computed, so a run resumes: images that have
+    every row are skipped.
+
+Summary and verdict (:func:`summarize`, :func:`verdicts`)
+    Per series and step: the mean similarity over the images with a 95% percentile-bootstrap CI (the
+    report's :func:`~advise_bench.report.stats.bootstrap_mean_ci`, seeded, values in image-id order).
+    The verdict uses Spearman after the full cascade (SSIM is reported but is dominated by smooth
+    low-frequency structure shared by many CAM maps):
+
+    * **pass**: its CI lies wholly below ``THRESHOLD`` (0.5: the randomised model's map shares less than
+      half of its rank structure with the trained one) and it is not significantly above the similarity
+      after step 1 (paired over the images, d = full cascade - step 1; significant = two-sided Wilcoxon
+      p < 0.05 *and* the bootstrap CI of mean d wholly above 0, the report's rule). Destroying more of the
+      network must not bring the map back, the signature of a method that mostly reflects the input
+      image (e.g. its edges) rather than the model. The p-value is not Holm-corrected: a correction
+      would only make a pass easier.
+    * **fail**: the CI lies wholly above ``THRESHOLD``.
+    * **undecided**: anything else, and always with fewer than ``MIN_IMAGES`` (6) images. Below 6 pairs
+      the two-sided Wilcoxon test cannot reach p < 0.05 (its smallest p-value is 2 / 2^n), so the
+      recovery half of the rule could never object, and the percentile bootstrap of a mean of a few
+      values is far too narrow (of one value it has zero width).
 """
 
 from __future__ import annotations
 
+import dataclasses
+import json
 import re
 from pathlib import Path
 
@@ -47,11 +65,23 @@ import numpy as np
 import pandas as pd
 
 from ..errors import UserError
+from ..report import stats
+from ..report.compare import ALPHA
 from .figures import save_figure, series_style
 
 DEFAULT_STEPS = 7
+DEFAULT_CHUNK_SIZE = 8
 THRESHOLD = 0.5
-TOLERANCE = 0.1
+MIN_IMAGES = 6
+PASS, FAIL, UNDECIDED = "pass", "fail", "undecided"
+ADVISE = "advise"
+IMAGES_FILE = "sanity_images.csv"
+SUMMARY_FILE = "sanity.csv"
+VERDICTS_FILE = "sanity_verdicts.csv"
+FIGURE_FILE = "sanity.png"
+MANIFEST_FILE = "sanity.json"
+# Settings that change a row's values: a resumed run must use the same ones.
+GUARDED_SETTINGS = ("model", "weights", "seed", "protocol", "cascade")
 
 _BLOCK_PATTERNS = (
     re.compile(r"^(conv\d+_block\d+)_"),  # ResNet50: conv5_block3_1_conv
@@ -175,6 +205,56 @@ def ssim(a: np.ndarray, b: np.ndarray) -> float:
     return float(structural_similarity(np.asarray(a, np.float64), np.asarray(b, np.float64), data_range=1.0))
 
 
+# ---------------------------------------------------------------- series
+@dataclasses.dataclass(frozen=True)
+class Series:
+    """One curve of the check: a method, and for ADVISE the selection that picks its map."""
+
+    method: str
+    selection: str = ""
+
+    @property
+    def label(self) -> str:
+        return f"{self.method} ({self.selection})" if self.selection else self.method
+
+
+def sanity_series(methods, advise_selections=()) -> list[Series]:
+    """Every method once; ADVISE once per selection (default: its configured one, given by the caller)."""
+    from ..explainers.advise import get_selection
+
+    selections = list(dict.fromkeys(advise_selections))
+    for name in selections:
+        get_selection(name)  # unknown names: one line, exit 2
+    out = []
+    for m in methods:
+        if m == ADVISE:
+            if not selections:
+                raise UserError("sanity check: ADVISE needs at least one selection")
+            out += [Series(m, s) for s in selections]
+        else:
+            out.append(Series(m))
+    return out
+
+
+def parse_selections(text: str) -> tuple[str, ...]:
+    """``"max-peaks,oracle-avx"`` -> ("max-peaks", "oracle-avx"), each checked."""
+    from ..explainers.advise import get_selection
+
+    names = tuple(dict.fromkeys(s.strip() for s in str(text).split(",") if s.strip()))
+    if not names:
+        raise UserError(f"--advise-selection {text!r}: no selection given")
+    for name in names:
+        get_selection(name)
+    return names
+
+
+def _series_sort_key(method: str, selection: str):
+    from ..explainers import EXPLAINERS
+
+    known = list(EXPLAINERS)
+    return (known.index(method) if method in known else len(known), method, selection)
+
+
 # ---------------------------------------------------------------- the check
 def sanity(
     loaded,
@@ -185,116 +265,305 @@ def sanity(
     seed: int = 0,
     out: str | Path | None = None,
     progress: bool = False,
+    image_ids=None,
+    advise_selections=None,
+    chunk_size: int = DEFAULT_CHUNK_SIZE,
+    provenance: dict | None = None,
 ) -> pd.DataFrame:
-    """Cascading randomisation; one row per (method, step) with image-averaged similarities.
+    """Cascading randomisation; returns one row per (image, series, step) (see the module docstring).
 
     ``steps``: the number of cascade steps (default 7) or explicit lists of layer names per step.
-    ``config``: a :class:`~advise_bench.config.RunConfig` whose method options apply (default: defaults).
-    With ``out``, writes ``sanity.csv``, ``sanity_verdicts.csv`` and ``sanity.png`` there.
+    ``config``: a :class:`~advise_bench.config.RunConfig` whose method options and protocol apply.
+    ``advise_selections``: ADVISE's selections, one series each (default: ``config.advise_selection``).
+    ``image_ids``: one id per image (default ``0, 1, ...``); rows and resumption are keyed by them.
+    With ``out``, rows are appended to ``sanity_images.csv`` there (images already complete are skipped;
+    ``sanity.json`` records the settings, and a resume with other settings is refused), and
+    ``sanity.csv``, ``sanity_verdicts.csv`` and ``sanity.png`` are rebuilt from all rows.
     """
     from ..config import RunConfig
-    from ..explainers import check_methods, explainer_from_config
-    from ..metrics.protocol import MapScorer, get_protocol
+    from ..explainers import check_methods
 
-    methods = check_methods(methods)
     config = config or RunConfig()
+    series = sanity_series(check_methods(methods), advise_selections or (config.advise_selection,))
     images = np.asarray(images)
     if images.ndim == 3:
         images = images[None]
     if len(images) == 0:
         raise UserError("sanity check: no images")
-    targets = np.argsort(-loaded.predict(images), axis=1)[:, :2]
-    protocol = get_protocol(config.protocol)
-
-    work = clone_loaded(loaded)
-    layer_steps = cascade_steps(work.model, steps or DEFAULT_STEPS) if not isinstance(steps, list) else steps
-    names = {layer.name: i for i, layer in enumerate(work.model.layers)}
+    ids = [str(i) for i in (range(len(images)) if image_ids is None else image_ids)]
+    if len(ids) != len(images) or len(set(ids)) != len(ids):
+        raise UserError("sanity check: need one distinct image id per image")
+    if chunk_size < 1:
+        raise UserError("--chunk-size must be >= 1")
+    layer_steps = cascade_steps(loaded.model, steps or DEFAULT_STEPS) if not isinstance(steps, list) else steps
+    names = {layer.name: i for i, layer in enumerate(loaded.model.layers)}
     missing = [n for s in layer_steps for n in s if n not in names]
     if missing:
         raise UserError(f"unknown layer(s) in cascade steps: {', '.join(missing[:5])}")
-    explainers = {m: explainer_from_config(m, work, config) for m in methods}
 
-    def all_maps():
-        probs = work.predict(images)
-        scorers = [MapScorer(x, p, work.predict, protocol) for x, p in zip(images, probs, strict=True)]
-        return {m: exp.explain_selected(images, targets, scorers)[:, 0] for m, exp in explainers.items()}
-
-    def log(msg):
-        if progress:
-            print(msg, flush=True)
-
-    trained = all_maps()
-    log("sanity: trained maps done")
-    rows = []
-
-    def record(step, label, layers, maps):
-        for m in methods:
-            sp = [spearman(a, b) for a, b in zip(trained[m], maps[m], strict=True)]
-            ss = [ssim(a, b) for a, b in zip(trained[m], maps[m], strict=True)]
-            rows.append({
-                "method": m, "step": step, "randomized": label, "layers": len(layers),
-                "layer_names": ";".join(layers), "n": len(sp),
-                "spearman": float(np.mean(sp)), "spearman_std": float(np.std(sp)),
-                "ssim": float(np.mean(ss)), "ssim_std": float(np.std(ss)),
-            })
-
-    record(0, "none (trained)", [], all_maps())
-    for k, layers in enumerate(layer_steps, start=1):
-        for name in layers:
-            reinitialize_layer(work.model.get_layer(name), seed, names[name])
-        record(k, step_label(layers), layers, all_maps())
-        log(f"sanity: step {k}/{len(layer_steps)} ({step_label(layers)}) done")
-    df = pd.DataFrame(rows)
+    settings = _settings(loaded, config, series, layer_steps, seed)
+    sink = _RowSink(out, settings, provenance)
+    expected = {(s.label, k) for s in series for k in range(len(layer_steps) + 1)}
+    todo = [i for i, image_id in enumerate(ids) if not expected <= sink.done.get(image_id, set())]
+    if progress:
+        print(f"sanity: {len(todo)} of {len(ids)} images to do", flush=True)
+    if todo:
+        _Cascade(loaded, series, config, layer_steps, seed, progress).run(
+            images[todo], [ids[i] for i in todo], chunk_size, sink.write)
+    rows = sink.rows()
     if out is not None:
-        write_outputs(df, out)
-    return df
+        write_outputs(out)
+    return rows
 
 
-def verdicts(df: pd.DataFrame, threshold: float = THRESHOLD, tolerance: float = TOLERANCE) -> pd.DataFrame:
-    """Per method: similarity after step 1 and after the full cascade, and PASS/FAIL (module docstring)."""
+def _settings(loaded, config, series, layer_steps, seed) -> dict:
+    from ..explainers import EXPLAINERS
+
+    methods = dict.fromkeys(s.method for s in series)
+    options = {m: {attr: getattr(config, attr) for attr in EXPLAINERS[m].config_options if attr != "advise_selection"}
+               for m in methods}
+    return {"model": loaded.name, "weights": loaded.weights_source, "seed": seed, "protocol": config.protocol,
+            "cascade": [{"step": k, "randomized": step_label(layers), "layers": layers}
+                        for k, layers in enumerate(layer_steps, start=1)],
+            "method_options": options, "series": [s.label for s in series]}
+
+
+class _RowSink:
+    """Per-image rows: appended crash-safely to ``sanity_images.csv`` under ``out``, or kept in memory."""
+
+    def __init__(self, out, settings: dict, provenance: dict | None):
+        self.memory: list[dict] = []
+        self.writer = None
+        self.done: dict[str, set] = {}
+        if out is None:
+            return
+        from ..runner.manifest import write_manifest
+        from ..runner.store import RowWriter
+
+        out = Path(out)
+        self.path = out / IMAGES_FILE
+        _check_resumable(out / MANIFEST_FILE, settings)
+        write_manifest(out / MANIFEST_FILE, settings, **(provenance or {}))
+        self.writer = RowWriter(self.path)  # repairs a torn last line before the file is read
+        if self.path.exists() and self.path.stat().st_size:
+            for r in load_image_rows(self.path).itertuples():
+                self.done.setdefault(r.image_id, set()).add((r.series, int(r.step)))
+
+    def write(self, row: dict) -> None:
+        if self.writer is None:
+            self.memory.append(row)
+        else:
+            self.writer.write(row)
+
+    def rows(self) -> pd.DataFrame:
+        return _dedupe(pd.DataFrame(self.memory)) if self.writer is None else load_image_rows(self.path)
+
+
+def _check_resumable(manifest: Path, settings: dict) -> None:
+    """Refuse to add rows made with other settings to a folder (its rows would mix two experiments)."""
+    from ..paths import portable_path
+
+    try:
+        old = json.loads(manifest.read_text()).get("config", {})
+    except (OSError, ValueError):
+        return
+    new = json.loads(portable_path(json.dumps(settings, default=str)))
+    changed = [k for k in GUARDED_SETTINGS if k in old and old[k] != new[k]]
+    old_options, new_options = old.get("method_options", {}), new["method_options"]
+    changed += [f"{m} options" for m in new_options if m in old_options and old_options[m] != new_options[m]]
+    if changed:
+        raise UserError(f"{manifest.parent}: its rows were made with other settings ({', '.join(changed)}); "
+                        "use another --out")
+
+
+class _Cascade:
+    """The models and explainers of one check; :meth:`run` explains a batch of images chunk by chunk."""
+
+    def __init__(self, loaded, series, config, layer_steps, seed, progress):
+        from ..explainers import explainer_from_config
+        from ..metrics.protocol import get_protocol
+
+        self.trained_weights = loaded.model.get_weights()
+        self.work = clone_loaded(loaded)
+        self.series, self.layer_steps, self.seed, self.progress = series, layer_steps, seed, progress
+        self.protocol = get_protocol(config.protocol)
+        self.layer_index = {layer.name: i for i, layer in enumerate(self.work.model.layers)}
+        self.explainers = {
+            s: explainer_from_config(s.method, self.work,
+                                     dataclasses.replace(config, advise_selection=s.selection or config.advise_selection))
+            for s in series}
+        self.by_method: dict[str, list[Series]] = {}
+        for s in series:
+            self.by_method.setdefault(s.method, []).append(s)
+
+    def maps(self, images, targets) -> dict[Series, np.ndarray]:
+        """Each series' top-1 map per image, explained by the clone's current weights. A method's
+        candidates are computed once and every series of the method selects among them."""
+        from ..metrics.protocol import MapScorer
+
+        probs = self.work.predict(images)
+        scorers = [MapScorer(x, p, self.work.predict, self.protocol) for x, p in zip(images, probs, strict=True)]
+        out = {}
+        for members in self.by_method.values():
+            per_image = self.explainers[members[0]].explain_candidates(images, targets)
+            for s in members:
+                select = self.explainers[s].select
+                out[s] = np.stack([select(row, scorer).maps[0] for row, scorer in zip(per_image, scorers, strict=True)])
+        return out
+
+    def run(self, images, ids, chunk_size, write) -> None:
+        for start in range(0, len(images), chunk_size):
+            chunk, chunk_ids = images[start : start + chunk_size], ids[start : start + chunk_size]
+            self.work.model.set_weights(self.trained_weights)
+            targets = np.argsort(-self.work.predict(chunk), axis=1)[:, :2]
+            trained = self.maps(chunk, targets)
+            steps = [(0, "none (trained)", [])] + [(k, step_label(layers), layers)
+                                                    for k, layers in enumerate(self.layer_steps, start=1)]
+            for k, label, layers in steps:
+                for name in layers:
+                    reinitialize_layer(self.work.model.get_layer(name), self.seed, self.layer_index[name])
+                maps = self.maps(chunk, targets)
+                for s in self.series:
+                    for i, image_id in enumerate(chunk_ids):
+                        write({"image_id": image_id, "series": s.label, "method": s.method, "selection": s.selection,
+                               "step": k, "randomized": label, "layers": len(layers), "target": int(targets[i, 0]),
+                               "spearman": spearman(trained[s][i], maps[s][i]), "ssim": ssim(trained[s][i], maps[s][i])})
+                if self.progress:
+                    print(f"sanity: images {start + 1}-{start + len(chunk)} of {len(images)}: step {k}/"
+                          f"{len(self.layer_steps)} done", flush=True)
+
+
+# ---------------------------------------------------------------- statistics
+def load_image_rows(path: str | Path) -> pd.DataFrame:
+    """``sanity_images.csv`` as written (the last row of a repeated (image, series, step) wins)."""
+    path = Path(path)
+    if not path.is_file():
+        raise UserError(f"{path}: no such file (run `advise-bench sanity` first)")
+    # No NA parsing of the text columns: an empty selection stays "", an image id "NA" stays "NA".
+    rows = pd.read_csv(path, dtype={"image_id": str, "series": str, "method": str, "selection": str,
+                                    "randomized": str}, keep_default_na=False)
+    return _dedupe(rows)
+
+
+def _dedupe(rows: pd.DataFrame) -> pd.DataFrame:
+    """One row per (image, series, step), the last written (an image interrupted mid-cascade is redone)."""
+    if rows.empty:
+        return rows
+    return rows.drop_duplicates(["image_id", "series", "step"], keep="last").reset_index(drop=True)
+
+
+def _ordered(rows: pd.DataFrame) -> pd.DataFrame:
+    """Rows in a canonical order (series by method, then step, then image id), so the statistics do not
+    depend on the order images were processed or resumed in (the bootstrap resamples by position)."""
+    pairs = sorted(set(zip(rows["method"], rows["selection"], strict=True)), key=lambda ms: _series_sort_key(*ms))
+    rank = {pair: i for i, pair in enumerate(pairs)}
+    key = [rank[pair] for pair in zip(rows["method"], rows["selection"], strict=True)]
+    return rows.assign(_key=key).sort_values(["_key", "step", "image_id"], kind="stable").drop(columns="_key")
+
+
+def summarize(rows: pd.DataFrame, n_resamples: int = stats.BOOTSTRAP_RESAMPLES,
+              seed: int = stats.BOOTSTRAP_SEED) -> pd.DataFrame:
+    """Per series and step: n images, mean Spearman and SSIM, each with its 95% bootstrap CI."""
     out = []
-    for method, g in df.groupby("method", sort=False):
-        g = g.sort_values("step")
-        rand = g[g["step"] > 0]
-        first, last = rand.iloc[0], rand.iloc[-1]
-        ok = last["spearman"] < threshold and last["spearman"] <= first["spearman"] + tolerance
+    for (label, step), g in _ordered(rows).groupby(["series", "step"], sort=False):
+        rec = {"series": label, "method": g["method"].iloc[0], "selection": g["selection"].iloc[0], "step": int(step),
+               "randomized": g["randomized"].iloc[0], "layers": int(g["layers"].iloc[0]), "n": len(g)}
+        for metric in ("spearman", "ssim"):
+            values = g[metric].to_numpy(float)
+            lo, hi = stats.bootstrap_mean_ci(values, n_resamples=n_resamples, seed=seed)
+            rec.update({metric: float(values.mean()), f"{metric}_ci_low": lo, f"{metric}_ci_high": hi})
+        out.append(rec)
+    return pd.DataFrame(out)
+
+
+def verdicts(rows: pd.DataFrame, threshold: float = THRESHOLD, n_resamples: int = stats.BOOTSTRAP_RESAMPLES,
+             seed: int = stats.BOOTSTRAP_SEED) -> pd.DataFrame:
+    """Per series: the similarity after step 1 and after the full cascade, and the verdict (module docstring)."""
+    out = []
+    for label, g in _ordered(rows).groupby("series", sort=False):
+        wide = g.pivot_table(index="image_id", columns="step", values=["spearman", "ssim"], aggfunc="last")
+        randomized = sorted(s for s in g["step"].unique() if s > 0)
+        if not randomized:
+            continue
+        first, last = randomized[0], randomized[-1]
+        # With one cascade step, step 1 is the full cascade and the recovery is 0 on every image.
+        pairs = pd.DataFrame({"first": wide["spearman"][first], "full": wide["spearman"][last]}).dropna()
+        full = pairs["full"].to_numpy(float)
+        recovery = (pairs["full"] - pairs["first"]).to_numpy(float)
+        lo, hi = stats.bootstrap_mean_ci(full, n_resamples=n_resamples, seed=seed)
+        rec_lo, rec_hi = stats.bootstrap_mean_ci(recovery, n_resamples=n_resamples, seed=seed)
+        rec_p = stats.wilcoxon_p(recovery)
+        verdict, reason = _verdict(len(full), lo, hi, rec_p, rec_lo, threshold)
         out.append({
-            "method": method, "spearman_trained": float(g.iloc[0]["spearman"]),
-            "spearman_first_step": float(first["spearman"]), "spearman_full_cascade": float(last["spearman"]),
-            "ssim_first_step": float(first["ssim"]), "ssim_full_cascade": float(last["ssim"]),
-            "verdict": "PASS" if ok else "FAIL",
+            "series": label, "method": g["method"].iloc[0], "selection": g["selection"].iloc[0], "n": len(full),
+            "first_step": int(first), "full_cascade_step": int(last), "threshold": threshold,
+            "spearman_trained": float(wide["spearman"][0].mean()) if 0 in wide["spearman"] else np.nan,
+            "spearman_first_step": float(pairs["first"].mean()) if len(pairs) else np.nan,
+            "spearman_full_cascade": float(full.mean()) if len(full) else np.nan,
+            "spearman_full_cascade_ci_low": lo, "spearman_full_cascade_ci_high": hi,
+            "recovery": float(recovery.mean()) if len(recovery) else np.nan,
+            "recovery_ci_low": rec_lo, "recovery_ci_high": rec_hi, "recovery_wilcoxon_p": rec_p,
+            "ssim_first_step": float(wide["ssim"][first].mean()), "ssim_full_cascade": float(wide["ssim"][last].mean()),
+            "verdict": verdict, "reason": reason,
         })
     return pd.DataFrame(out)
 
 
-def plot(df: pd.DataFrame, path: str | Path) -> Path:
+def _verdict(n: int, ci_low: float, ci_high: float, recovery_p: float, recovery_ci_low: float,
+             threshold: float) -> tuple[str, str]:
+    if n < MIN_IMAGES:
+        return UNDECIDED, f"{n} images: a verdict needs at least {MIN_IMAGES}"
+    recovers = recovery_p < ALPHA and recovery_ci_low > 0
+    if ci_high < threshold and not recovers:
+        return PASS, f"CI wholly below {threshold}, no significant recovery after step 1"
+    if ci_low > threshold:
+        return FAIL, f"CI wholly above {threshold}"
+    if ci_high < threshold:
+        return UNDECIDED, "CI below the threshold, but significantly more similar than after step 1"
+    return UNDECIDED, f"CI contains {threshold}"
+
+
+# ---------------------------------------------------------------- outputs
+def series_display_name(method: str, selection: str) -> str:
+    from ..explainers import display_name
+
+    return display_name(method) + (f" ({selection})" if selection else "")
+
+
+def plot(summary: pd.DataFrame, verdict_table: pd.DataFrame, path: str | Path) -> Path:
+    """Spearman and SSIM against the cascade step, mean with 95% CI error bars; the verdict in the legend."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from ..explainers import display_name
-
-    steps = df.drop_duplicates("step").sort_values("step")
+    steps = summary.drop_duplicates("step").sort_values("step")
+    verdict_of = dict(zip(verdict_table["series"], verdict_table["verdict"], strict=True)) if len(verdict_table) else {}
     fig, axes = plt.subplots(1, 2, figsize=(14, 5), sharex=True)
     panels = (("spearman", "Spearman rank correlation"), ("ssim", "SSIM"))
+    labels = list(dict.fromkeys(summary["series"]))
     for ax, (metric, title) in zip(axes, panels, strict=True):
-        for i, (method, g) in enumerate(df.groupby("method", sort=False)):
-            g = g.sort_values("step")
-            ax.plot(g["step"], g[metric], label=display_name(method), **series_style(i))
-        ax.set_title(f"{title} to the trained model's maps")
+        for i, label in enumerate(labels):
+            g = summary[summary["series"] == label].sort_values("step")
+            name = series_display_name(g["method"].iloc[0], g["selection"].iloc[0])
+            offset = (i - (len(labels) - 1) / 2) * 0.05  # side by side, so the error bars stay readable
+            err = np.vstack([g[metric] - g[f"{metric}_ci_low"], g[f"{metric}_ci_high"] - g[metric]])
+            ax.errorbar(g["step"] + offset, g[metric], yerr=np.clip(err, 0, None), capsize=3,
+                        label=f"{name}: {verdict_of.get(label, '—')}", **series_style(i))
+        ax.set_title(f"{title} to the trained model's maps (mean, 95% CI)")
         ax.set_xlabel("cascade step (layers re-initialised from the top)")
         ax.set_ylim(-0.2 if metric == "spearman" else -0.05, 1.05)
         ax.axhline(0, color="grey", lw=0.5)
         ax.grid(alpha=0.3)
     axes[0].axhline(THRESHOLD, color="red", ls="--", lw=0.8, label=f"pass threshold {THRESHOLD}")
-    labels = [_short(s) for s in steps["randomized"]]
+    tick_labels = [_short(s) for s in steps["randomized"]]
     for ax in axes:
-        ax.set_xticks(steps["step"], labels, rotation=35, ha="right", fontsize=7)
-    handles, labels = axes[0].get_legend_handles_labels()
-    fig.legend(handles, labels, loc="center right", fontsize=8)
-    fig.suptitle("Cascading model-parameter randomisation (Adebayo et al., 2018)")
-    fig.tight_layout(rect=(0, 0, 0.86, 1))
+        ax.set_xticks(steps["step"], tick_labels, rotation=35, ha="right", fontsize=7)
+    handles, legend_labels = axes[0].get_legend_handles_labels()
+    fig.legend(handles, legend_labels, loc="center right", fontsize=8)
+    n = int(summary["n"].max()) if len(summary) else 0
+    fig.suptitle(f"Cascading model-parameter randomisation (Adebayo et al., 2018), {n} images")
+    fig.tight_layout(rect=(0, 0, 0.82, 1))
     return save_figure(fig, path)
 
 
@@ -302,11 +571,23 @@ def _short(label: str) -> str:
     return label if len(label) <= 28 else label[:25] + "..."
 
 
-def write_outputs(df: pd.DataFrame, out: str | Path) -> dict[str, Path]:
+def write_outputs(out: str | Path, n_resamples: int = stats.BOOTSTRAP_RESAMPLES,
+                  seed: int = stats.BOOTSTRAP_SEED) -> dict[str, Path]:
+    """Rebuild ``sanity.csv``, ``sanity_verdicts.csv`` and ``sanity.png`` from ``sanity_images.csv`` alone."""
     out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
-    paths = {"csv": out / "sanity.csv", "verdicts": out / "sanity_verdicts.csv", "png": out / "sanity.png"}
-    df.to_csv(paths["csv"], index=False)
-    verdicts(df).to_csv(paths["verdicts"], index=False)
-    plot(df, paths["png"])
+    rows = load_image_rows(out / IMAGES_FILE)
+    if rows.empty:
+        raise UserError(f"{out / IMAGES_FILE}: no rows yet")
+    paths = output_paths(out)
+    summary = summarize(rows, n_resamples, seed)
+    verdict_table = verdicts(rows, n_resamples=n_resamples, seed=seed)
+    summary.to_csv(paths["csv"], index=False)
+    verdict_table.to_csv(paths["verdicts"], index=False)
+    plot(summary, verdict_table, paths["png"])
     return paths
+
+
+def output_paths(out: str | Path) -> dict[str, Path]:
+    """The files :func:`write_outputs` writes under ``out``."""
+    out = Path(out)
+    return {"csv": out / SUMMARY_FILE, "verdicts": out / VERDICTS_FILE, "png": out / FIGURE_FILE}

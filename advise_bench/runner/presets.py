@@ -31,3 +31,10 @@ def apply_preset(cfg, path: Path, explicit: set[str]):
         raise UserError(f"--config {path}: unknown keys {', '.join(sorted(unknown))}")
     updates = {k: (tuple(v) if isinstance(v, list) else v) for k, v in preset.items() if k not in explicit}
     return replace(cfg, **updates)
+
+
+def explicit_options(ctx) -> set[str]:
+    """Options given on the command line of a Typer/Click command (they win over a preset), as Click
+    records them. The enum is compared by name: Typer vendors its own Click, so the class is not
+    importable from a stable place."""
+    return {name for name in ctx.params if getattr(ctx.get_parameter_source(name), "name", "") == "COMMANDLINE"}
