@@ -297,3 +297,19 @@ def test_ablate_command_resumes_the_finished_ablation(cli, ablation, ilsvrc_dir)
     assert code == 0, output
     assert {p: p.read_bytes() for p in before} == before
     assert "zero_fraction" in output
+
+
+def test_the_arm_without_relu_skips_methods_that_have_no_relu(monkeypatch, tmp_path):
+    """LIME forms no CAM, so its maps without ReLU would repeat those with ReLU: that arm skips it."""
+    import advise_bench.analysis.ablation as ablation_module
+    from advise_bench.config import RunConfig
+
+    runs = []
+    monkeypatch.setattr(ablation_module, "run", lambda cfg, progress: runs.append((cfg.relu, cfg.methods)))
+    monkeypatch.setattr(ablation_module, "summarize_ablation", lambda root, controls: pd.DataFrame())
+    cfg = RunConfig(methods=("advise", "lime", "gradcam"), out=str(tmp_path))
+    ablation_module.ablate(cfg, densities=(0.1,), progress=False)
+    assert runs == [(True, ("advise", "lime", "gradcam")), (False, ("advise", "gradcam"))]
+    runs.clear()
+    ablation_module.ablate(RunConfig(methods=("lime",), out=str(tmp_path)), densities=(0.1,), progress=False)
+    assert runs == [(True, ("lime",))]

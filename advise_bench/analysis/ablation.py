@@ -94,13 +94,27 @@ def ablate(
         control_ablation_dir(folder)
     root = ablation_dir(cfg)
     for relu in relu_modes:
+        # A method that forms no CAM (LIME) has no ReLU to switch off: its maps would repeat the ReLU arm's.
+        methods = cfg.methods if relu else tuple(m for m in cfg.methods if forms_cam_with_relu(m))
+        if not methods:
+            continue
+        if progress and methods != cfg.methods:
+            print(f"ablation: without ReLU, skipping {', '.join(sorted(set(cfg.methods) - set(methods)))} "
+                  "(no ReLU in its maps: the same as with ReLU)", flush=True)
         for d in densities:
             folder = root / tag(relu, d)
-            sub = dataclasses.replace(cfg, noise_density=d, relu=relu, out=str(folder))
+            sub = dataclasses.replace(cfg, noise_density=d, relu=relu, out=str(folder), methods=methods)
             if progress:
                 print(f"ablation: ReLU {'on' if relu else 'off'}, density {d:.3f} -> {folder}", flush=True)
             run(sub, progress=progress)
     return summarize_ablation(root, controls)
+
+
+def forms_cam_with_relu(method: str) -> bool:
+    """Whether the method takes the ReLU option of map formation (CAM methods and ADVISE; not LIME)."""
+    from ..explainers import EXPLAINERS
+
+    return "relu" in EXPLAINERS[method].config_options
 
 
 def load_rows_or_empty(folder: Path) -> pd.DataFrame:

@@ -70,8 +70,11 @@ def ablate_command(
     scorecam_max_n: Annotated[int | None, typer.Option(help=MAX_N_HELP)] = None,
     advise_selection: Annotated[str, typer.Option(help=SELECTION_HELP)] = "oracle-avx",
     advise_grouping: Annotated[str, typer.Option(help="kde | random (control: permuted unit scores)")] = "kde",
+    cam_groups: Annotated[str, typer.Option(help="none | like-advise (control: each CAM over random groups of "
+                                                 "ADVISE's sizes, the best AVX kept)")] = "none",
     densities: Annotated[str | None, typer.Option(help="comma list (default 0.025..0.225)")] = None,
     no_relu_off: Annotated[bool, typer.Option("--no-relu-off", help="skip the arm without ReLU")] = False,
+    no_relu_on: Annotated[bool, typer.Option("--no-relu-on", help="skip the arm with ReLU")] = False,
     shard: Annotated[str | None, typer.Option(help=SHARD_HELP)] = None,
     control: Annotated[list[Path] | None, typer.Option(
         help="folder of a control ablation (same layout: DIR/ablation/relu-*/); its series join the summary; "
@@ -101,7 +104,7 @@ def ablate_command(
         model=model, weights=weights, methods=check_methods(methods), data=data, limit=limit,
         subset_seed=subset_seed, out=out, protocol=protocol, seed=seed, lime_samples=lime_samples,
         scorecam_max_n=_scorecam_max_n(scorecam_max_n), advise_selection=advise_selection,
-        advise_grouping=advise_grouping, shard=parse_shard(shard),
+        advise_grouping=advise_grouping, cam_groups=cam_groups, shard=parse_shard(shard),
     )
     if config is not None:
         from ..runner.presets import apply_preset, explicit_options
@@ -113,7 +116,7 @@ def ablate_command(
             raise UserError(f"{root}: no ablation folder to summarise")
         table = summarize_ablation(root, control or ())
     else:
-        relu_modes = (True,) if no_relu_off else (True, False)
+        relu_modes = tuple(mode for mode, skip in ((True, no_relu_on), (False, no_relu_off)) if not skip)
         table = ablate(cfg, parse_densities(densities), relu_modes, progress=not quiet, controls=control or ())
     cols = [c for c in ("method", "relu", "density", "n", "AVX", "AVX_ci_low", "AVX_ci_high", "zero_fraction")
             if c in table.columns]
