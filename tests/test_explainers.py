@@ -256,3 +256,17 @@ def test_gradcam_plus_plus_equals_layercam_under_global_average_pooling(tiny):
     gc = _low_res(get_explainer("gradcam", loaded), x, t)
     np.testing.assert_allclose(pp / pp.max(), lc / lc.max(), atol=1e-5)
     assert not np.allclose(gc / gc.max(), lc / lc.max(), atol=1e-3)
+
+
+@pytest.mark.parametrize("h,w,size", [(7, 7, 224), (14, 14, 224), (13, 13, 227), (10, 10, 299), (6, 9, 224),
+                                      (1, 1, 224), (2, 3, 17)])
+def test_bicubic_upsampling_equals_tensorflows(h, w, size):
+    """Our backend-free upsampling is TensorFlow's bicubic resize (the oracle), so every backend upsamples
+    maps alike; Keras's resize on PyTorch would use a = -0.75 instead."""
+    import tensorflow as tf
+
+    from advise_bench.explainers.base import upsample_bicubic
+
+    maps = np.random.default_rng(h * w).uniform(-1, 2, (3, h, w)).astype(np.float32)
+    want = tf.image.resize(maps[..., None], (size, size), method="bicubic").numpy()[..., 0]
+    np.testing.assert_allclose(upsample_bicubic(maps, size), want, atol=2e-6)

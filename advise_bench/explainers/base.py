@@ -22,6 +22,7 @@ after ReLU); the shared :func:`finalize_maps` does what the reference does to ev
 
 from __future__ import annotations
 
+import functools
 import time
 from abc import ABC, abstractmethod
 from collections.abc import Iterable
@@ -80,15 +81,43 @@ def explainer_from_config(name: str, model: LoadedModel, config: Any) -> Explain
 # --------------------------------------------------------------------------- maps
 
 
+_TABLE_SIZE = 1024  # TensorFlow samples the cubic kernel at 1/1024 steps
+
+
+@functools.cache
+def bicubic_matrix(n_in: int, n_out: int) -> np.ndarray:
+    """(n_out, n_in) linear operator of TensorFlow's bicubic resize along one axis (``tf.image.resize``,
+    ``antialias=False``): half-pixel centres, Keys' kernel with a = -0.5 read from its table of 1,024 steps,
+    taps outside the input dropped and the others renormalised. Every backend then upsamples alike (Keras's
+    own resize differs: PyTorch's bicubic uses a = -0.75)."""
+    a = -0.5
+    x = np.arange(_TABLE_SIZE + 1, dtype=np.float64) / _TABLE_SIZE
+    near = (((a + 2) * x - (a + 3)) * x * x + 1).astype(np.float32)  # |d| in [0, 1]
+    x1 = x + 1.0
+    far = ((((a * x1 - 5 * a) * x1 + 8 * a) * x1) - 4 * a).astype(np.float32)  # |d| in [1, 2]
+    scale = np.float32(n_in) / np.float32(n_out)
+    out = np.zeros((n_out, n_in), np.float32)
+    for o in range(n_out):
+        loc = (np.float32(o) + np.float32(0.5)) * scale - np.float32(0.5)
+        base = int(np.floor(loc))
+        offset = int(np.rint((loc - np.float32(base)) * np.float32(_TABLE_SIZE)))
+        taps = (base - 1, base, base + 1, base + 2)
+        weights = np.array([far[offset], near[offset], near[_TABLE_SIZE - offset], far[_TABLE_SIZE - offset]],
+                           np.float32)
+        weights[[not 0 <= t < n_in for t in taps]] = 0
+        weights /= weights.sum(dtype=np.float32)
+        for t, w in zip(taps, weights, strict=True):
+            out[o, min(max(t, 0), n_in - 1)] += w
+    return out
+
+
 def upsample_bicubic(maps: np.ndarray, size: int) -> np.ndarray:
     """Bicubic (Keys a=-0.5, half-pixel centres, like MATLAB imresize) upsampling of (N,h,w) maps."""
-    import keras
-
     maps = np.asarray(maps, dtype=np.float32)
     if maps.shape[1:] == (size, size):
         return maps
-    up = keras.ops.image.resize(maps[..., None], (size, size), interpolation="bicubic", antialias=False)
-    return keras.ops.convert_to_numpy(up)[..., 0]
+    rows, cols = bicubic_matrix(maps.shape[1], size), bicubic_matrix(maps.shape[2], size)
+    return np.einsum("ih,nhw,jw->nij", rows, maps, cols, dtype=np.float32)
 
 
 def finalize_maps(low_res: np.ndarray, size: int) -> np.ndarray:
