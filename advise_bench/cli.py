@@ -123,7 +123,7 @@ def report(
         help="folder of an ADVISE-only control run (other --advise-selection / --advise-grouping); repeatable")] = None,
 ):
     """Table I with 95% CIs, paired ADVISE-vs-baseline tests, method ranks; the paper's values where it has them."""
-    from .report.table import build_report
+    from .report.build import build_report
 
     if bootstrap_resamples < 1000:
         raise UserError("--bootstrap-resamples must be at least 1000")

@@ -8,7 +8,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from advise_bench.report.table import build_report, load_rows, paper_table
+from advise_bench.report.build import build_report
+from advise_bench.report.table import load_rows, paper_table
 
 METHOD_FILES = {"advise": "advise", "gradcam": "gradcam", "gradcam++": "gradcampp", "scorecam": "scorecam",
                 "layercam": "layercam", "lime": "lime"}
