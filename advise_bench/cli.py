@@ -121,16 +121,22 @@ def report(
     seed: Annotated[int, typer.Option(help="seed of the bootstrap")] = 0,
     control: Annotated[list[Path] | None, typer.Option(
         help="folder of an ADVISE-only control run (other --advise-selection / --advise-grouping); repeatable")] = None,
+    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="print the whole report.md, not its summary")] = False,
 ):
-    """Table I with 95% CIs, paired ADVISE-vs-baseline tests, method ranks; the paper's values where it has them."""
-    from .report.build import build_report
+    """Table I with 95% CIs, paired ADVISE-vs-baseline tests, method ranks; the paper's values where it has them.
+
+    Prints Table I, ADVISE's AVX verdict against each baseline and the files written; report.md has the rest."""
+    from .report.build import build_report, terminal_summary
 
     if bootstrap_resamples < 1000:
         raise UserError("--bootstrap-resamples must be at least 1000")
-    _, paths = build_report(results, out, plot=plot, paper=paper, controls=control or (),
-                            n_resamples=bootstrap_resamples, seed=seed)
-    typer.echo(paths["report"].read_text())
-    typer.echo("written: " + ", ".join(str(p) for p in paths.values()))
+    merged, paths = build_report(results, out, plot=plot, paper=paper, controls=control or (),
+                                 n_resamples=bootstrap_resamples, seed=seed)
+    if verbose:
+        typer.echo(paths["report"].read_text())
+        typer.echo("written: " + ", ".join(str(p) for p in paths.values()))
+    else:
+        typer.echo(terminal_summary(merged, paths))
 
 
 @app.command(context_settings={"allow_extra_args": True, "ignore_unknown_options": True})

@@ -11,9 +11,9 @@ from pathlib import Path
 
 import pandas as pd
 
-from .compare import compare_with_advise, comparisons_markdown, rank_methods, ranks_markdown
+from .compare import compare_with_advise, comparisons_markdown, rank_methods, ranks_markdown, verdict_lines
 from .controls import compare_controls, controls_markdown, load_controls
-from .table import aggregate, load_rows, paper_markdown, to_latex, to_markdown, with_paper
+from .table import aggregate, load_rows, paper_markdown, table_lines, to_latex, to_markdown, with_paper
 
 
 def build_report(
@@ -56,3 +56,13 @@ def build_report(
         sections.append("## The paper's Table I\n\n" + paper_markdown())
     paths["report"].write_text("\n".join(sections))
     return merged, paths
+
+
+def terminal_summary(merged: pd.DataFrame, paths: dict[str, Path]) -> str:
+    """What ``report`` prints: Table I, one line per baseline with ADVISE's AVX verdict and its CI, and the
+    files written. The notes and the full statistics are in ``report.md`` (``report --verbose`` prints it)."""
+    comparisons = pd.read_csv(paths["comparisons"])
+    lines = ["Table I", "", *table_lines(merged), "", *verdict_lines(comparisons), "",
+             f"Notes, every comparison and the ranks: {paths['report']}",
+             "written: " + ", ".join(str(p) for p in paths.values())]
+    return "\n".join(lines)

@@ -181,6 +181,21 @@ def comparisons_markdown(comparisons: pd.DataFrame, rows: pd.DataFrame) -> str:
     return "\n".join(lines)
 
 
+def verdict_lines(comparisons: pd.DataFrame, metric: str = "AVX") -> list[str]:
+    """One line per model x protocol x baseline: the verdict on ``metric`` with its CI (the terminal's summary)."""
+    rows = comparisons[comparisons["metric"] == metric]
+    if rows.empty:
+        return [f"No paired comparison with ADVISE on {metric} (no trained model has ADVISE and baseline rows)."]
+    blocks = rows.groupby(BLOCK, sort=True)
+    lines = []
+    for (model, protocol), block in blocks:
+        where = f"{model}, {protocol}: " if blocks.ngroups > 1 else ""
+        lines += [f"{where}Does ADVISE beat {r['baseline']} on {metric} {METRICS[metric].arrow}? {r['verdict']}; "
+                  f"ADVISE − {r['baseline']} {format_difference_ci(r['mean_diff'], r['ci_low'], r['ci_high'])} "
+                  f"(95% CI), Holm p {format_p(r['holm_p'])}, {r['n_pairs']} images" for _, r in block.iterrows()]
+    return lines
+
+
 def ranks_markdown(ranks: pd.DataFrame, tests: pd.DataFrame) -> str:
     lines = ["## Ranks of the methods (1 = best)", ""]
     if ranks.empty:

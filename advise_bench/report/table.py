@@ -197,6 +197,13 @@ def footnotes(merged: pd.DataFrame) -> list[str]:
 
 
 def to_markdown(merged: pd.DataFrame) -> str:
+    """Table I with its notes."""
+    lines = table_lines(merged) + ["", "Notes:", ""] + [f"- {note}" for note in footnotes(merged)]
+    return "\n".join(lines) + "\n"
+
+
+def table_lines(merged: pd.DataFrame) -> list[str]:
+    """The lines of Table I's Markdown table, without its notes."""
     metrics = table_metrics_of(merged)
     heads = ["Architecture", "Protocol", "Method", "n", "Peak range"]
     heads += [f"{m} {METRICS[m].arrow}" for m in metrics]
@@ -212,8 +219,7 @@ def to_markdown(merged: pd.DataFrame) -> str:
                   f"{r.get('degenerate_images', 0)} / {r.get('degenerate_maps', 0)}",
                   f"{r['penalty_scaled']}/{r['penalty_zeroed']}"]
         rows.append(cells)
-    lines = markdown_table(heads, rows) + ["", "Notes:", ""] + [f"- {note}" for note in footnotes(merged)]
-    return "\n".join(lines) + "\n"
+    return markdown_table(heads, rows)
 
 
 def _latex_text(s: str) -> str:
