@@ -20,8 +20,8 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
                   help="Reproduce and extend Table I of the ADVISE paper.")
 
-METHOD_HELP = ("methods to run (repeat the option or give a comma list); "
-               "default: all of advise, gradcam, gradcam++, scorecam, layercam, lime")
+METHOD_HELP = ("methods to run (repeat the option or give a comma list): a name from `advise-bench methods` or "
+               "package.module:ClassName; default: all of advise, gradcam, gradcam++, scorecam, layercam, lime")
 
 
 def _version(value: bool):
@@ -42,12 +42,34 @@ def models():
     """List the model zoo: input size, default layer, preprocessing and weights source."""
     from .models.zoo import describe_zoo
 
-    rows = describe_zoo()
+    _echo_columns(describe_zoo())
+
+
+@app.command()
+def methods():
+    """List every method: the built-in six and those installed as plugins (entry point group
+    advise_bench.explainers), with where each comes from and the run options it reads."""
+    import inspect
+
+    from .explainers import list_methods
+
+    run_options = set(inspect.signature(run).parameters)
+    rows = []
+    for m in list_methods():
+        options = ", ".join(f"--{o.replace('_', '-')}" if o in run_options else f"{o} (set by ablate)"
+                            for o in m["options"])
+        rows.append({"method": m["name"], "display name": m["display_name"] or "—", "from": m["source"],
+                     "options": f"cannot be used: {m['error']}" if "error" in m else options or "—"})
+    _echo_columns(rows)
+
+
+def _echo_columns(rows: list[dict]) -> None:
+    """Rows of equal keys as aligned text columns under a header."""
     cols = list(rows[0])
     widths = {c: max(len(c), *(len(str(r[c])) for r in rows)) for c in cols}
-    typer.echo("  ".join(c.ljust(widths[c]) for c in cols))
+    typer.echo("  ".join(c.ljust(widths[c]) for c in cols).rstrip())
     for r in rows:
-        typer.echo("  ".join(str(r[c]).ljust(widths[c]) for c in cols))
+        typer.echo("  ".join(str(r[c]).ljust(widths[c]) for c in cols).rstrip())
 
 
 @app.command()

@@ -113,6 +113,7 @@ class Run:
     def execute(self) -> dict:
         from tqdm import tqdm
 
+        from ..explainers import method_source
         from ..metrics.core import STATUSES
         from .manifest import write_manifest
         from .store import RowWriter
@@ -121,7 +122,7 @@ class Run:
         write_manifest(
             self.out_dir / f"run{self.suffix}.json", self.cfg, device=self.device, data_source=self.source,
             weights=self.model.weights_source, layer=self.model.layer, protocol=self.protocol.describe(),
-            images=len(self.records),
+            images=len(self.records), method_sources={m: method_source(m) for m in self.cfg.methods},
         )
         self.writers = {m: RowWriter(self.path(m)) for m in self.cfg.methods}
         self.candidate_writers = {m: RowWriter(self.path(f"{m}_groups")) for m, e in self.explainers.items()
