@@ -126,11 +126,49 @@ def run(
 
         cfg = apply_preset(cfg, config, explicit=_explicit_options(ctx))
     counts = run_all(cfg, progress=not quiet)
-    typer.echo(
-        f"{counts['images']} images: {counts['ok']} rows ok, {counts['error']} error rows, "
-        f"{counts['degenerate_image'] + counts['degenerate_map']} degenerate rows (constant image or map), "
-        f"{counts['skipped_done']} images already done; results in {Path(cfg.out)}"
-    )
+    typer.echo(_counts_line(counts, Path(cfg.out)))
+
+
+def _counts_line(counts: dict, results: Path) -> str:
+    return (f"{counts['images']} images: {counts['ok']} rows ok, {counts['error']} error rows, "
+            f"{counts['degenerate_image'] + counts['degenerate_map']} degenerate rows (constant image or map), "
+            f"{counts['skipped_done']} images already done; results in {results}")
+
+
+@app.command()
+def score(
+    maps: Annotated[Path, typer.Argument(help="folder of <image id>.npy maps, or one .npz keyed by image id")],
+    name: Annotated[str, typer.Option(help="the maps' method name: rows go to OUT/<model>/<name>.csv")],
+    model: Annotated[str, typer.Option(help="zoo model (see `advise-bench models`)")] = "mobilenet_v2",
+    weights: Annotated[str, typer.Option(help="imagenet | random | PATH (.weights.h5/.h5/.keras)")] = "imagenet",
+    data: Annotated[str, typer.Option(help="auto | skimage | manifest.csv | image folder")] = "auto",
+    ground_truth: Annotated[str | None, typer.Option(help="labels for a flat ImageNet val folder")] = None,
+    limit: Annotated[int | None, typer.Option(help="use at most N images")] = None,
+    subset_seed: Annotated[int | None, typer.Option(help="seeded class-stratified subset instead of the first N")] = None,
+    resize: Annotated[str, typer.Option(help="stretch (reference) | center-crop")] = "stretch",
+    protocol: Annotated[str, typer.Option(help="reference (default, the authors' code) | corrected")] = "reference",
+    device: Annotated[str, typer.Option(help="cpu | gpu")] = "cpu",
+    targets: Annotated[Path | None, typer.Option(
+        help="CSV image_id,target[,target2]: the classes the maps explain (default: the model's top-1, top-2)")] = None,
+    out: Annotated[str, typer.Option(help="results folder")] = "results",
+    extra_metrics: Annotated[str | None, typer.Option(help="opt-in metrics, comma list: deletion,insertion")] = None,
+    quiet: Annotated[bool, typer.Option(help="no progress bar")] = False,
+):
+    """Score saliency maps computed elsewhere with the run's protocol: rows like a run's, time not measured.
+
+    Each map is (H, W) for the top-1 class or (2, H, W) for top-1 and top-2 (Class Sensitivity needs the second);
+    maps not at the input size in [0, 1] are rescaled and resized as the CAM methods' maps. Resumable."""
+    from .config import RunConfig
+    from .metrics.faithfulness import parse_extra_metrics
+    from .runner.score import score as score_maps
+
+    cfg = RunConfig(model=model, weights=weights, data=data, ground_truth=ground_truth, limit=limit,
+                    subset_seed=subset_seed, resize=resize, protocol=protocol, device=device, out=out,
+                    extra_metrics=parse_extra_metrics(extra_metrics))
+    counts, scored = score_maps(cfg, maps, name, targets, progress=not quiet)
+    unmatched = scored.unmatched_maps()
+    typer.echo(_counts_line(counts, scored.path(scored.cfg.methods[0]))
+               + (f"; {unmatched} maps name no image of this selection" if unmatched else ""))
 
 
 @app.command()

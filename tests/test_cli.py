@@ -14,7 +14,7 @@ def _cli(*args, timeout=240):
 
 @pytest.mark.parametrize("args", [["--help"], ["run", "--help"], ["report", "--help"], ["models", "--help"],
                                   ["ablate", "--help"], ["sanity", "--help"], ["show", "--help"],
-                                  ["methods", "--help"]])
+                                  ["methods", "--help"], ["score", "--help"]])
 def test_help_everywhere(args):
     res = _cli(*args)
     assert res.returncode == 0 and "Usage" in res.stdout

@@ -34,6 +34,12 @@ PAPER_TIE_FOOTNOTE = ("In the paper's Table I, LIME's AD, SSIM, FSIM, MSE and AV
 STATUS_FOOTNOTE = ("n counts the images scored (status ok). Means use those only: error rows, constant input images "
                    "(degenerate image) and constant maps (degenerate map) are counted, never averaged.")
 TIME_FOOTNOTE = "Time: mean seconds per image (top-1 map) on GPU / CPU; — where no row ran on that device."
+NOT_MEASURED = "not measured"
+NOT_MEASURED_FOOTNOTE = (f"Time '{NOT_MEASURED}': maps computed elsewhere and scored with `advise-bench score`; "
+                         "their cost is unknown.")
+NO_CS_FOOTNOTE = ("CS pass — for {methods}: no Class Sensitivity was measured (maps scored with `advise-bench score` "
+                  "without a top-2 map). On a miss their metrics were scaled by d as if the CS check had passed, "
+                  "since it could not be made.")
 UNTRAINED_FOOTNOTE = (f"'{UNTRAINED_NOTE}': the run used --weights random; its metric values say nothing about the "
                       "methods, only its times are meaningful.")
 
@@ -187,8 +193,21 @@ def _architecture_cell(r) -> str:
     return f"{r['architecture']} ({r['note']})" if r.get("note") else str(r["architecture"])
 
 
+def _time_not_measured(r) -> bool:
+    """Rows were scored but none has a time: every scored row is on some device, so a measured time shows."""
+    return r["n"] > 0 and pd.isna(r["time_gpu_s"]) and pd.isna(r["time_cpu_s"])
+
+
+def _no_cs(merged: pd.DataFrame) -> pd.Series:
+    return (merged["n"] > 0) & merged["CS_pass"].isna()
+
+
 def footnotes(merged: pd.DataFrame) -> list[str]:
     notes = [CI_FOOTNOTE, STATUS_FOOTNOTE, TIME_FOOTNOTE]
+    if any(_time_not_measured(r) for _, r in merged.iterrows()):
+        notes.append(NOT_MEASURED_FOOTNOTE)
+    if _no_cs(merged).any():
+        notes.append(NO_CS_FOOTNOTE.format(methods=", ".join(merged.loc[_no_cs(merged), "method"].unique())))
     if "paper_AVX" in merged and merged["paper_AVX"].notna().any():
         notes += [PAPER_FOOTNOTE, PAPER_TIE_FOOTNOTE]
     if "note" in merged and merged["note"].eq(UNTRAINED_NOTE).any():
@@ -212,7 +231,7 @@ def table_lines(merged: pd.DataFrame) -> list[str]:
     for _, r in merged.iterrows():
         cells = [_architecture_cell(r), r["protocol"], r["method"], str(r["n"]), r["peak_range"]]
         cells += [_with_paper_value(format_mean_ci(r[m], r[f"{m}_ci95"]), r.get(f"paper_{m}")) for m in metrics]
-        time = _time_cell(r["time_gpu_s"], r["time_cpu_s"])
+        time = NOT_MEASURED if _time_not_measured(r) else _time_cell(r["time_gpu_s"], r["time_cpu_s"])
         if pd.notna(r.get("paper_time_gpu_s")):
             time += f" (paper {_time_cell(r['paper_time_gpu_s'], r['paper_time_cpu_s'])})"
         cells += [time, format_number(r["Hit"]), format_number(r["CS_pass"]), str(r["errors"]),
@@ -238,7 +257,8 @@ def to_latex(merged: pd.DataFrame) -> str:
     for _, r in merged.iterrows():
         cells = [_architecture_cell(r), r["protocol"], r["method"], str(r["n"]), r["peak_range"]]
         cells += [_with_paper_value(format_mean_ci(r[m], r[f"{m}_ci95"]), r.get(f"paper_{m}")) for m in metrics]
-        cells += [_with_paper_value(format_number(r[t]), r.get(f"paper_{t}")) for t in TIME_COLUMNS]
+        cells += [NOT_MEASURED if _time_not_measured(r) else _with_paper_value(format_number(r[t]), r.get(f"paper_{t}"))
+                  for t in TIME_COLUMNS]
         cells.append(f"{r.get('degenerate_images', 0)} / {r.get('degenerate_maps', 0)}")
         lines.append(" & ".join(_latex_text(c) for c in cells) + r" \\")
     lines.append(r"\bottomrule")
