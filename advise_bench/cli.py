@@ -23,6 +23,17 @@ app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_
 METHOD_HELP = ("methods to run (repeat the option or give a comma list): a name from `advise-bench methods` or "
                "package.module:ClassName; default: all of advise, gradcam, gradcam++, scorecam, layercam, lime")
 
+# Options of both `run` and `score`: the model, the images and how they are scored.
+ModelOption = Annotated[str, typer.Option(help="zoo model (see `advise-bench models`)")]
+WeightsOption = Annotated[str, typer.Option(help="imagenet | random | PATH (.weights.h5/.h5/.keras)")]
+DataOption = Annotated[str, typer.Option(help="auto | skimage | manifest.csv | image folder")]
+GroundTruthOption = Annotated[str | None, typer.Option(help="labels for a flat ImageNet val folder")]
+LimitOption = Annotated[int | None, typer.Option(help="use at most N images")]
+SubsetSeedOption = Annotated[int | None, typer.Option(help="seeded class-stratified subset instead of the first N")]
+ResizeOption = Annotated[str, typer.Option(help="stretch (reference) | center-crop")]
+ProtocolOption = Annotated[str, typer.Option(help="reference (default, the authors' code) | corrected")]
+DeviceOption = Annotated[str, typer.Option(help="cpu | gpu")]
+
 
 def _version(value: bool):
     if value:
@@ -75,20 +86,20 @@ def _echo_columns(rows: list[dict]) -> None:
 @app.command()
 def run(
     ctx: typer.Context,
-    model: Annotated[str, typer.Option(help="zoo model (see `advise-bench models`)")] = "mobilenet_v2",
-    weights: Annotated[str, typer.Option(help="imagenet | random | PATH (.weights.h5/.h5/.keras)")] = "imagenet",
+    model: ModelOption = "mobilenet_v2",
+    weights: WeightsOption = "imagenet",
     model_file: Annotated[str | None, typer.Option(help="any Keras model file instead of --model")] = None,
     layer: Annotated[str | None, typer.Option(help="feature layer to explain (default: the zoo's)")] = None,
     input_size: Annotated[int | None, typer.Option(help="input size for --model-file")] = None,
     preprocess: Annotated[str | None, typer.Option(help="caffe | tf | torch | none (for --model-file)")] = None,
     methods: Annotated[list[str] | None, typer.Option("--methods", "-m", help=METHOD_HELP)] = None,
-    data: Annotated[str, typer.Option(help="auto | skimage | manifest.csv | image folder")] = "auto",
-    ground_truth: Annotated[str | None, typer.Option(help="labels for a flat ImageNet val folder")] = None,
-    limit: Annotated[int | None, typer.Option(help="use at most N images")] = None,
-    subset_seed: Annotated[int | None, typer.Option(help="seeded class-stratified subset instead of the first N")] = None,
-    resize: Annotated[str, typer.Option(help="stretch (reference) | center-crop")] = "stretch",
-    protocol: Annotated[str, typer.Option(help="reference (default, the authors' code) | corrected")] = "reference",
-    device: Annotated[str, typer.Option(help="cpu | gpu")] = "cpu",
+    data: DataOption = "auto",
+    ground_truth: GroundTruthOption = None,
+    limit: LimitOption = None,
+    subset_seed: SubsetSeedOption = None,
+    resize: ResizeOption = "stretch",
+    protocol: ProtocolOption = "reference",
+    device: DeviceOption = "cpu",
     batch_size: Annotated[int, typer.Option(help="images per explainer call")] = 1,
     shard: Annotated[str | None, typer.Option(help="K/N: run the K-th of N shards (default: Slurm array vars)")] = None,
     out: Annotated[str, typer.Option(help="results folder")] = "results",
@@ -139,15 +150,15 @@ def _counts_line(counts: dict, results: Path) -> str:
 def score(
     maps: Annotated[Path, typer.Argument(help="folder of <image id>.npy maps, or one .npz keyed by image id")],
     name: Annotated[str, typer.Option(help="the maps' method name: rows go to OUT/<model>/<name>.csv")],
-    model: Annotated[str, typer.Option(help="zoo model (see `advise-bench models`)")] = "mobilenet_v2",
-    weights: Annotated[str, typer.Option(help="imagenet | random | PATH (.weights.h5/.h5/.keras)")] = "imagenet",
-    data: Annotated[str, typer.Option(help="auto | skimage | manifest.csv | image folder")] = "auto",
-    ground_truth: Annotated[str | None, typer.Option(help="labels for a flat ImageNet val folder")] = None,
-    limit: Annotated[int | None, typer.Option(help="use at most N images")] = None,
-    subset_seed: Annotated[int | None, typer.Option(help="seeded class-stratified subset instead of the first N")] = None,
-    resize: Annotated[str, typer.Option(help="stretch (reference) | center-crop")] = "stretch",
-    protocol: Annotated[str, typer.Option(help="reference (default, the authors' code) | corrected")] = "reference",
-    device: Annotated[str, typer.Option(help="cpu | gpu")] = "cpu",
+    model: ModelOption = "mobilenet_v2",
+    weights: WeightsOption = "imagenet",
+    data: DataOption = "auto",
+    ground_truth: GroundTruthOption = None,
+    limit: LimitOption = None,
+    subset_seed: SubsetSeedOption = None,
+    resize: ResizeOption = "stretch",
+    protocol: ProtocolOption = "reference",
+    device: DeviceOption = "cpu",
     targets: Annotated[Path | None, typer.Option(
         help="CSV image_id,target[,target2]: the classes the maps explain (default: the model's top-1, top-2)")] = None,
     out: Annotated[str, typer.Option(help="results folder")] = "results",
@@ -156,8 +167,8 @@ def score(
 ):
     """Score saliency maps computed elsewhere with the run's protocol: rows like a run's, time not measured.
 
-    Each map is (H, W) for the top-1 class or (2, H, W) for top-1 and top-2 (Class Sensitivity needs the second);
-    maps not at the input size in [0, 1] are rescaled and resized as the CAM methods' maps. Resumable."""
+    A map is (H, W) for the top-1 class, or (2, H, W) with the top-2 map that Class Sensitivity needs. Resumable.
+    README, "Your own method": how maps are resized, bad maps, --targets."""
     from .config import RunConfig
     from .metrics.faithfulness import parse_extra_metrics
     from .runner.score import score as score_maps
