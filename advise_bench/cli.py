@@ -22,8 +22,19 @@ app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_
                   help="Reproduce and extend Table I of the ADVISE paper.")
 
 
-METHOD_HELP = ("methods to run (repeat the option or give a comma list); "
-               "default: all of advise, gradcam, gradcam++, scorecam, layercam, lime")
+METHOD_HELP = ("methods to run (repeat the option or give a comma list): a name from `advise-bench methods` or "
+               "package.module:ClassName; default: all of advise, gradcam, gradcam++, scorecam, layercam, lime")
+
+# Options of both `run` and `score`: the model, the images and how they are scored.
+ModelOption = Annotated[str, typer.Option(help="zoo model (see `advise-bench models`)")]
+WeightsOption = Annotated[str, typer.Option(help="imagenet | random | PATH (.weights.h5/.h5/.keras)")]
+DataOption = Annotated[str, typer.Option(help="auto | skimage | manifest.csv | image folder")]
+GroundTruthOption = Annotated[str | None, typer.Option(help="labels for a flat ImageNet val folder")]
+LimitOption = Annotated[int | None, typer.Option(help="use at most N images")]
+SubsetSeedOption = Annotated[int | None, typer.Option(help="seeded class-stratified subset instead of the first N")]
+ResizeOption = Annotated[str, typer.Option(help="stretch (reference) | center-crop")]
+ProtocolOption = Annotated[str, typer.Option(help="reference (default, the authors' code) | corrected")]
+DeviceOption = Annotated[str, typer.Option(help="cpu | gpu")]
 
 
 def _version(value: bool):
@@ -44,31 +55,53 @@ def models(backend: BackendOption = None):
     """List the model zoo: input size, default layer, preprocessing and weights source."""
     from .models.zoo import describe_zoo
 
-    rows = describe_zoo()
+    _echo_columns(describe_zoo())
+
+
+@app.command()
+def methods(backend: BackendOption = None):
+    """List every method: the built-in six and those installed as plugins (entry point group
+    advise_bench.explainers), with where each comes from and the run options it reads."""
+    import inspect
+
+    from .explainers import list_methods
+
+    run_options = set(inspect.signature(run).parameters)
+    rows = []
+    for m in list_methods():
+        options = ", ".join(f"--{o.replace('_', '-')}" if o in run_options else f"{o} (set by ablate)"
+                            for o in m["options"])
+        rows.append({"method": m["name"], "display name": m["display_name"] or "—", "from": m["source"],
+                     "options": f"cannot be used: {m['error']}" if "error" in m else options or "—"})
+    _echo_columns(rows)
+
+
+def _echo_columns(rows: list[dict]) -> None:
+    """Rows of equal keys as aligned text columns under a header."""
     cols = list(rows[0])
     widths = {c: max(len(c), *(len(str(r[c])) for r in rows)) for c in cols}
-    typer.echo("  ".join(c.ljust(widths[c]) for c in cols))
+    typer.echo("  ".join(c.ljust(widths[c]) for c in cols).rstrip())
     for r in rows:
-        typer.echo("  ".join(str(r[c]).ljust(widths[c]) for c in cols))
+        typer.echo("  ".join(str(r[c]).ljust(widths[c]) for c in cols).rstrip())
 
 
 @app.command()
 def run(
     ctx: typer.Context,
-    model: Annotated[str, typer.Option(help="zoo model (see `advise-bench models`)")] = "mobilenet_v2",
-    weights: Annotated[str, typer.Option(help="imagenet | random | PATH (.weights.h5/.h5/.keras)")] = "imagenet",
+    model: ModelOption = "mobilenet_v2",
+    weights: WeightsOption = "imagenet",
     model_file: Annotated[str | None, typer.Option(help="any Keras model file instead of --model")] = None,
     layer: Annotated[str | None, typer.Option(help="feature layer to explain (default: the zoo's)")] = None,
     input_size: Annotated[int | None, typer.Option(help="input size for --model-file")] = None,
     preprocess: Annotated[str | None, typer.Option(help="caffe | tf | torch | none (for --model-file)")] = None,
     methods: Annotated[list[str] | None, typer.Option("--methods", "-m", help=METHOD_HELP)] = None,
-    data: Annotated[str, typer.Option(help="auto | skimage | manifest.csv | image folder")] = "auto",
-    ground_truth: Annotated[str | None, typer.Option(help="labels for a flat ImageNet val folder")] = None,
-    limit: Annotated[int | None, typer.Option(help="use at most N images")] = None,
-    subset_seed: Annotated[int | None, typer.Option(help="seeded class-stratified subset instead of the first N")] = None,
-    resize: Annotated[str, typer.Option(help="stretch (reference) | center-crop")] = "stretch",
-    protocol: Annotated[str, typer.Option(help="reference (default, the authors' code) | corrected")] = "reference",
-    device: Annotated[str, typer.Option(help="cpu | gpu")] = "cpu",
+    data: DataOption = "auto",
+    ground_truth: GroundTruthOption = None,
+    limit: LimitOption = None,
+    subset_seed: SubsetSeedOption = None,
+    resize: ResizeOption = "stretch",
+    protocol: ProtocolOption = "reference",
+    device: DeviceOption = "cpu",
     batch_size: Annotated[int, typer.Option(help="images per explainer call")] = 1,
     shard: Annotated[str | None, typer.Option(help="K/N: run the K-th of N shards (default: Slurm array vars)")] = None,
     out: Annotated[str, typer.Option(help="results folder")] = "results",
@@ -110,11 +143,50 @@ def run(
 
         cfg = apply_preset(cfg, config, explicit=explicit_options(ctx))
     counts = run_all(cfg, progress=not quiet)
-    typer.echo(
-        f"{counts['images']} images: {counts['ok']} rows ok, {counts['error']} error rows, "
-        f"{counts['degenerate_image'] + counts['degenerate_map']} degenerate rows (constant image or map), "
-        f"{counts['skipped_done']} images already done; results in {Path(cfg.out)}"
-    )
+    typer.echo(_counts_line(counts, Path(cfg.out)))
+
+
+def _counts_line(counts: dict, results: Path) -> str:
+    return (f"{counts['images']} images: {counts['ok']} rows ok, {counts['error']} error rows, "
+            f"{counts['degenerate_image'] + counts['degenerate_map']} degenerate rows (constant image or map), "
+            f"{counts['skipped_done']} images already done; results in {results}")
+
+
+@app.command()
+def score(
+    maps: Annotated[Path, typer.Argument(help="folder of <image id>.npy maps, or one .npz keyed by image id")],
+    name: Annotated[str, typer.Option(help="the maps' method name: rows go to OUT/<model>/<name>.csv")],
+    model: ModelOption = "mobilenet_v2",
+    weights: WeightsOption = "imagenet",
+    data: DataOption = "auto",
+    ground_truth: GroundTruthOption = None,
+    limit: LimitOption = None,
+    subset_seed: SubsetSeedOption = None,
+    resize: ResizeOption = "stretch",
+    protocol: ProtocolOption = "reference",
+    device: DeviceOption = "cpu",
+    targets: Annotated[Path | None, typer.Option(
+        help="CSV image_id,target[,target2]: the classes the maps explain (default: the model's top-1, top-2)")] = None,
+    out: Annotated[str, typer.Option(help="results folder")] = "results",
+    extra_metrics: Annotated[str | None, typer.Option(help="opt-in metrics, comma list: deletion,insertion")] = None,
+    quiet: Annotated[bool, typer.Option(help="no progress bar")] = False,
+    backend: BackendOption = None,
+):
+    """Score saliency maps computed elsewhere with the run's protocol: rows like a run's, time not measured.
+
+    A map is (H, W) for the top-1 class, or (2, H, W) with the top-2 map that Class Sensitivity needs. Resumable.
+    README, "Your own method": how maps are resized, bad maps, --targets."""
+    from .config import RunConfig
+    from .metrics.faithfulness import parse_extra_metrics
+    from .runner.score import score as score_maps
+
+    cfg = RunConfig(model=model, weights=weights, data=data, ground_truth=ground_truth, limit=limit,
+                    subset_seed=subset_seed, resize=resize, protocol=protocol, device=device, out=out,
+                    extra_metrics=parse_extra_metrics(extra_metrics))
+    counts, scored = score_maps(cfg, maps, name, targets, progress=not quiet)
+    unmatched = scored.unmatched_maps()
+    typer.echo(_counts_line(counts, scored.path(scored.cfg.methods[0]))
+               + (f"; {unmatched} maps name no image of this selection" if unmatched else ""))
 
 
 @app.command()
@@ -128,16 +200,22 @@ def report(
     control: Annotated[list[Path] | None, typer.Option(
         help="folder of an ADVISE-only control run (other --advise-selection / --advise-grouping); repeatable")] = None,
     backend: BackendOption = None,
+    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="print the whole report.md, not its summary")] = False,
 ):
-    """Table I with 95% CIs, paired ADVISE-vs-baseline tests, method ranks; the paper's values where it has them."""
-    from .report.table import build_report
+    """Table I with 95% CIs, paired ADVISE-vs-baseline tests, method ranks; the paper's values where it has them.
+
+    Prints Table I, ADVISE's AVX verdict against each baseline and the files written; report.md has the rest."""
+    from .report.build import build_report, terminal_summary
 
     if bootstrap_resamples < 1000:
         raise UserError("--bootstrap-resamples must be at least 1000")
-    _, paths = build_report(results, out, plot=plot, paper=paper, controls=control or (),
-                            n_resamples=bootstrap_resamples, seed=seed)
-    typer.echo(paths["report"].read_text())
-    typer.echo("written: " + ", ".join(str(p) for p in paths.values()))
+    merged, paths = build_report(results, out, plot=plot, paper=paper, controls=control or (),
+                                 n_resamples=bootstrap_resamples, seed=seed)
+    if verbose:
+        typer.echo(paths["report"].read_text())
+        typer.echo("written: " + ", ".join(str(p) for p in paths.values()))
+    else:
+        typer.echo(terminal_summary(merged, paths))
 
 
 @app.command(context_settings={"allow_extra_args": True, "ignore_unknown_options": True})

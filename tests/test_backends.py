@@ -10,7 +10,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-
 from backend_probe import METHODS, probe
 
 HERE = Path(__file__).parent

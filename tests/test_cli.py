@@ -13,7 +13,8 @@ def _cli(*args, timeout=240):
 
 
 @pytest.mark.parametrize("args", [["--help"], ["run", "--help"], ["report", "--help"], ["models", "--help"],
-                                  ["ablate", "--help"], ["sanity", "--help"], ["show", "--help"]])
+                                  ["ablate", "--help"], ["sanity", "--help"], ["show", "--help"],
+                                  ["methods", "--help"], ["score", "--help"]])
 def test_help_everywhere(args):
     res = _cli(*args)
     assert res.returncode == 0 and "Usage" in res.stdout
@@ -29,6 +30,15 @@ def test_models_lists_all_six():
     assert res.returncode == 0
     for name in ("vgg16", "resnet50", "xception", "alexnet", "mobilenet_v2", "mobilenet"):
         assert f"\n{name} " in res.stdout
+
+
+def test_methods_lists_the_built_in_six_with_their_options():
+    res = _cli("methods")
+    assert res.returncode == 0
+    rows = {ln.split()[0]: ln for ln in res.stdout.splitlines()[1:]}
+    assert set(rows) >= {"advise", "gradcam", "gradcam++", "scorecam", "layercam", "lime"}
+    assert "built-in (advise_bench.explainers.lime)" in rows["lime"] and "--lime-samples" in rows["lime"]
+    assert "--scorecam-max-n" in rows["scorecam"] and "--lime-samples" not in rows["scorecam"]
 
 
 def _one_line_error(res, *needles):

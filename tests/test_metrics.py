@@ -123,6 +123,30 @@ def test_score_explanation_reference_vs_corrected_average_drop():
         assert 0 < res["SSIM"] < 1 and 0 < res["FSIM"] < 1
 
 
+def test_score_explanation_for_a_given_target_and_without_a_top_2_map():
+    """`score` scores a map for another class than the top-1, and maps without a second one (no CS check)."""
+    from skimage import data, transform
+
+    img = (transform.resize(data.astronaut(), (64, 64)) * 255).astype(np.uint8)
+    sal = np.zeros((64, 64))
+    sal[16:48, 16:48] = 1.0
+    probs = _probs(3, p=0.8)
+    probs[5] = 0.1
+    # Neither class 3 nor class 5 is in the masked top 5 (classes 7, 0, 1, 2, 4): a miss either way.
+    masked_probs = np.array([0.05, 0.04, 0.03, 0.001, 0.02, 0.002, 0.01, 0.8, 0.009, 0.008])
+    masked = core.binary_mask(img, sal)
+    for target, y_c in ((None, 0.8), (5, 0.1)):
+        res = score_explanation(img, masked, sal, None, probs, masked_probs, REF, target=target)
+        o = masked_probs.max()  # the reference protocol's o
+        d = 1 - abs(y_c - o)
+        assert np.isnan(res["CS_r"]) and res["CS_pass"] is None and not res["Hit"]
+        assert res["penalty"] == "scaled" and res["penalty_d"] == pytest.approx(d)  # never zeroed: CS unknown
+        assert res["raw_AD"] == pytest.approx(max(0.0, y_c - o) / y_c) and res["AD"] == pytest.approx(res["raw_AD"] * d)
+    masked_probs[5] = 0.045  # class 5 is now in the masked top 5: a hit for target 5 only
+    assert score_explanation(img, masked, sal, None, probs, masked_probs, REF, target=5)["Hit"]
+    assert not score_explanation(img, masked, sal, None, probs, masked_probs, REF)["Hit"]
+
+
 def test_ssim_identity_is_exactly_one_and_modes_differ():
     from skimage import data
 

@@ -8,7 +8,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from advise_bench.report.table import build_report, load_rows, paper_table
+from advise_bench.report.build import build_report
+from advise_bench.report.table import load_rows, paper_table
 
 METHOD_FILES = {"advise": "advise", "gradcam": "gradcam", "gradcam++": "gradcampp", "scorecam": "scorecam",
                 "layercam": "layercam", "lime": "lime"}
@@ -156,9 +157,19 @@ def test_cli_report_plot_and_paper(tmp_path):
     res = subprocess.run([sys.executable, "-m", "advise_bench.cli", "report", str(tmp_path), "--plot", "--paper",
                           "--bootstrap-resamples", "1000"], capture_output=True, text=True, timeout=240)
     assert res.returncode == 0, res.stderr
-    assert "## Does ADVISE beat each baseline?" in res.stdout and "## The paper's Table I" in res.stdout
     for name in ("comparisons.csv", "ranks.csv", "rank_tests.csv", "report.md", "table1.tex"):
-        assert (tmp_path / name).exists()
+        assert (tmp_path / name).exists() and str(tmp_path / name) in res.stdout
+    # The terminal shows Table I whole, one AVX verdict per model x baseline, and no other statistics.
+    table_rows = [ln for ln in (tmp_path / "table1.md").read_text().splitlines() if ln.startswith("| ")]
+    assert table_rows and all(ln in res.stdout.splitlines() for ln in table_rows)
+    verdicts = [ln for ln in res.stdout.splitlines() if "Does ADVISE beat" in ln]
+    assert len(verdicts) == 2 * 5 and all(" on AVX ↑? " in ln and "(95% CI)" in ln for ln in verdicts)
+    assert sum(ln.startswith("mobilenet_v2, reference: Does ADVISE beat Grad-CAM on AVX") for ln in verdicts) == 1
+    assert "## Does ADVISE beat each baseline?" not in res.stdout and "Notes:" not in res.stdout
+    verbose = subprocess.run([sys.executable, "-m", "advise_bench.cli", "report", str(tmp_path), "--paper",
+                              "--bootstrap-resamples", "1000", "--verbose"], capture_output=True, text=True, timeout=240)
+    assert verbose.returncode == 0, verbose.stderr
+    assert (tmp_path / "report.md").read_text() in verbose.stdout and "## The paper's Table I" in verbose.stdout
     from PIL import Image
 
     with Image.open(tmp_path / "report.png") as png:

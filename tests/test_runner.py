@@ -50,7 +50,7 @@ def _rows(out, method="gradcam"):
 
 
 def test_end_to_end_all_methods_and_report(manifest, tmp_path):
-    from advise_bench.report.table import build_report
+    from advise_bench.report.build import build_report
 
     out = tmp_path / "res"
     counts = run(_cfg(manifest, out, limit=3), progress=False)
@@ -197,7 +197,7 @@ def test_constant_images_are_degenerate_and_stay_out_of_the_means(ilsvrc_dir, tm
     import numpy as np
     from PIL import Image
 
-    from advise_bench.report.table import build_report
+    from advise_bench.report.build import build_report
 
     folder = tmp_path / "imgs"
     folder.mkdir()

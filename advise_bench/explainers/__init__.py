@@ -1,8 +1,11 @@
-"""Explainers, one registry: ``get_explainer(name, model, **options)(images, targets) -> maps``."""
+"""Explainers, one registry: ``get_explainer(name, model, **options)(images, targets) -> maps``; the built-in six,
+and methods from outside the package (an entry point, or ``package.module:ClassName``)."""
 
 from . import advise, cam, lime, scorecam  # noqa: F401  (import registers the methods)
 from .base import (
+    ENTRY_POINT_GROUP,
     EXPLAINERS,
+    PLUGINS,
     Explainer,
     Explanation,
     Selection,
@@ -10,9 +13,14 @@ from .base import (
     display_name,
     explainer_from_config,
     get_explainer,
+    list_methods,
+    method_class,
+    method_names,
+    method_source,
 )
 
 METHOD_NAMES = tuple(EXPLAINERS)
 
-__all__ = ["EXPLAINERS", "METHOD_NAMES", "Explainer", "Explanation", "Selection", "check_methods", "display_name",
-           "explainer_from_config", "get_explainer"]
+__all__ = ["ENTRY_POINT_GROUP", "EXPLAINERS", "METHOD_NAMES", "PLUGINS", "Explainer", "Explanation", "Selection",
+           "check_methods", "display_name", "explainer_from_config", "get_explainer", "list_methods", "method_class",
+           "method_names", "method_source"]

@@ -54,6 +54,8 @@ STATUS_DEGENERATE_IMAGE = "degenerate_image"
 # A constant map: the protocol cannot score it (it keeps all or nothing of the image, and its CS r is undefined).
 STATUS_DEGENERATE_MAP = "degenerate_map"
 STATUSES = (STATUS_OK, STATUS_ERROR, STATUS_DEGENERATE_IMAGE, STATUS_DEGENERATE_MAP)
+# The row's one-line ``error`` message for the degenerate statuses (an error row says its own).
+STATUS_MESSAGES = {STATUS_DEGENERATE_IMAGE: "constant input image", STATUS_DEGENERATE_MAP: "constant map"}
 
 # --------------------------------------------------------------------------- masking
 

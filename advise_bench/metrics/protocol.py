@@ -83,29 +83,36 @@ def score_explanation(
     image: np.ndarray,
     masked: np.ndarray,
     map_top1: np.ndarray,
-    map_top2: np.ndarray,
+    map_top2: np.ndarray | None,
     probs: np.ndarray,
     probs_masked: np.ndarray,
     protocol: Protocol,
+    target: int | None = None,
 ) -> dict:
     """Every Table I metric for one image and one map (the top-1 map; the top-2 map is for CS).
 
     ``probs`` is the softmax of the image, ``probs_masked`` of ``masked`` (the caller runs the model).
+    ``target``: the class the map explains, in place of the top-1 class (``score --targets``).
+    ``map_top2`` None (maps scored without a second one): Class Sensitivity is not measured (CS_r NaN,
+    CS_pass None), and a miss is penalised as when the check passes, since the check cannot be made.
     """
-    top1 = int(np.argmax(probs))
-    y_c = float(probs[top1])
-    o = confidence_after(probs_masked, top1, protocol)
+    target = int(np.argmax(probs)) if target is None else int(target)
+    y_c = float(probs[target])
+    o = confidence_after(probs_masked, target, protocol)
     raw = {
         "AD": core.average_drop(y_c, o),
         "SSIM": core.ssim_volume(image, masked) if protocol.ssim == "volume" else core.ssim_channels(image, masked),
         "FSIM": core.fsim(image, masked),
         "MSE": core.mse(image, masked),
     }
-    r = core.class_sensitivity(map_top1, map_top2)
-    constant = core.is_constant(map_top1) or core.is_constant(map_top2)
-    cs_pass = core.cs_passes(r, constant, protocol.cs_threshold)
-    is_hit = core.hit(top1, probs_masked)
-    values, penalty, d = penalise(raw, is_hit, cs_pass, y_c, o, protocol)
+    if map_top2 is None:
+        r, cs_pass = float("nan"), None
+    else:
+        r = core.class_sensitivity(map_top1, map_top2)
+        constant = core.is_constant(map_top1) or core.is_constant(map_top2)
+        cs_pass = core.cs_passes(r, constant, protocol.cs_threshold)
+    is_hit = core.hit(target, probs_masked)
+    values, penalty, d = penalise(raw, is_hit, cs_pass is not False, y_c, o, protocol)
     return {
         **values,
         "AVX": core.avx(values["AD"], values["SSIM"], values["FSIM"], values["MSE"]),
@@ -120,26 +127,27 @@ def score_explanation(
 
 
 class MapScorer:
-    """Every Table I metric for maps of one image: ``scorer(maps) -> dict``, ``maps`` (K >= 2, S, S) with
-    the map for the top-1 class first and for the top-2 class second (for Class Sensitivity).
+    """Every Table I metric for maps of one image: ``scorer(maps) -> dict``, ``maps`` (K, S, S) with the
+    map for the top-1 class (or ``target``) first and for the top-2 class second (for Class Sensitivity;
+    K = 1: not measured, see :func:`score_explanation`).
 
     It masks the image, predicts the masked image with ``predict`` (RGB 0..255 batch -> softmax) and
     applies the protocol. Results are memoised by map content, so a candidate map scored for its own
     row is not scored again when a selection rule asks for it.
     """
 
-    def __init__(self, image: np.ndarray, probs: np.ndarray, predict, protocol: Protocol):
-        self.image, self.probs, self.predict, self.protocol = image, probs, predict, protocol
+    def __init__(self, image: np.ndarray, probs: np.ndarray, predict, protocol: Protocol, target: int | None = None):
+        self.image, self.probs, self.predict, self.protocol, self.target = image, probs, predict, protocol, target
         self._memo: dict[bytes, dict] = {}
 
     def __call__(self, maps: np.ndarray) -> dict:
         maps = np.asarray(maps, np.float32)
-        if maps.ndim != 3 or len(maps) < 2:
-            raise ValueError("MapScorer needs the top-1 and the top-2 map, shape (2, S, S)")
+        if maps.ndim != 3 or len(maps) < 1:
+            raise ValueError("MapScorer needs the top-1 map and, for Class Sensitivity, the top-2 map: (2, S, S)")
         key = maps[:2].tobytes()
         if key not in self._memo:
             masked = masked_image(self.image, maps[0], self.protocol)
             probs_masked = self.predict(masked[None])[0]
-            self._memo[key] = score_explanation(self.image, masked, maps[0], maps[1], self.probs, probs_masked,
-                                                self.protocol)
+            self._memo[key] = score_explanation(self.image, masked, maps[0], maps[1] if len(maps) > 1 else None,
+                                                self.probs, probs_masked, self.protocol, self.target)
         return dict(self._memo[key])

@@ -11,10 +11,10 @@ import pandas as pd
 from ..explainers import display_name
 from ..metrics.core import METRICS, STATUS_OK
 from . import stats
+from .format import format_difference_ci, format_number, format_p, markdown_table
 from .table import (
     ADVISE,
     PAPER_TIE_FOOTNOTE,
-    markdown_table,
     method_order,
     metric_columns,
     numeric,
@@ -145,16 +145,6 @@ def same_best(ours: pd.Series, paper: pd.Series, higher_is_better: bool) -> bool
 # --------------------------------------------------------------------------- Markdown
 
 
-def _num(v, digits=2, signed=False) -> str:
-    if v is None or pd.isna(v):
-        return "—"
-    return f"{v:+.{digits}f}" if signed else f"{v:.{digits}f}"
-
-
-def _p(v) -> str:
-    return "—" if pd.isna(v) else ("< 0.001" if v < 0.001 else f"{v:.3f}")
-
-
 def _untrained_models(rows: pd.DataFrame) -> list[str]:
     return sorted(rows.loc[untrained_mask(rows), "model"].unique())
 
@@ -172,8 +162,8 @@ def comparisons_markdown(comparisons: pd.DataFrame, rows: pd.DataFrame) -> str:
         heads = ["Metric", "Baseline", "Does ADVISE beat it?", "n pairs", "ADVISE − baseline [95% CI]",
                  "wins / ties / losses", "p (Holm)"]
         cells = [[f"{r['metric']} {METRICS[r['metric']].arrow}", str(r["baseline"]), str(r["verdict"]), str(r["n_pairs"]),
-                  f"{_num(r['mean_diff'], 3, True)} [{_num(r['ci_low'], 3, True)}, {_num(r['ci_high'], 3, True)}]",
-                  f"{r['wins']} / {r['ties']} / {r['losses']}", _p(r["holm_p"])] for _, r in block.iterrows()]
+                  format_difference_ci(r['mean_diff'], r['ci_low'], r['ci_high']),
+                  f"{r['wins']} / {r['ties']} / {r['losses']}", format_p(r["holm_p"])] for _, r in block.iterrows()]
         lines += [f"### {model}, {protocol} protocol", "", *markdown_table(heads, cells), ""]
     n_res = f"{stats.BOOTSTRAP_RESAMPLES:,}"
     lines += _skipped_note(rows) + [
@@ -191,6 +181,21 @@ def comparisons_markdown(comparisons: pd.DataFrame, rows: pd.DataFrame) -> str:
     return "\n".join(lines)
 
 
+def verdict_lines(comparisons: pd.DataFrame, metric: str = "AVX") -> list[str]:
+    """One line per model x protocol x baseline: the verdict on ``metric`` with its CI (the terminal's summary)."""
+    rows = comparisons[comparisons["metric"] == metric]
+    if rows.empty:
+        return [f"No paired comparison with ADVISE on {metric} (no trained model has ADVISE and baseline rows)."]
+    blocks = rows.groupby(BLOCK, sort=True)
+    lines = []
+    for (model, protocol), block in blocks:
+        where = f"{model}, {protocol}: " if blocks.ngroups > 1 else ""
+        lines += [f"{where}Does ADVISE beat {r['baseline']} on {metric} {METRICS[metric].arrow}? {r['verdict']}; "
+                  f"ADVISE − {r['baseline']} {format_difference_ci(r['mean_diff'], r['ci_low'], r['ci_high'])} "
+                  f"(95% CI), Holm p {format_p(r['holm_p'])}, {r['n_pairs']} images" for _, r in block.iterrows()]
+    return lines
+
+
 def ranks_markdown(ranks: pd.DataFrame, tests: pd.DataFrame) -> str:
     lines = ["## Ranks of the methods (1 = best)", ""]
     if ranks.empty:
@@ -201,13 +206,13 @@ def ranks_markdown(ranks: pd.DataFrame, tests: pd.DataFrame) -> str:
         metrics = list(dict.fromkeys(block["metric"]))
         n_images = ", ".join(f"{m} {int(t.loc[m, 'n_images'])}" for m in metrics)
         mean_rank = block.pivot_table(index="method", columns="metric", values="mean_rank", dropna=False)
-        cells = [[method] + [_num(mean_rank.loc[method].get(m), 2) for m in metrics]
+        cells = [[method] + [format_number(mean_rank.loc[method].get(m), 2) for m in metrics]
                  for method in method_order(mean_rank.index)]
-        cells.append(["Friedman χ² (p)"] + [f"{_num(t.loc[m, 'friedman_chi2'], 1)} ({_p(t.loc[m, 'friedman_p'])})"
+        cells.append(["Friedman χ² (p)"] + [f"{format_number(t.loc[m, 'friedman_chi2'], 1)} ({format_p(t.loc[m, 'friedman_p'])})"
                                             for m in metrics])
         if model in in_paper:
             cells.append(["Kendall τ_b vs paper (p)"] + [
-                f"{_num(t.loc[m, 'kendall_tau_b'], 2)} ({_p(t.loc[m, 'kendall_p'])})" for m in metrics])
+                f"{format_number(t.loc[m, 'kendall_tau_b'], 2)} ({format_p(t.loc[m, 'kendall_p'])})" for m in metrics])
         lines += [f"### {model}, {protocol} protocol", "", f"Images scored by every method: {n_images}.", "",
                   *markdown_table(["Method"] + [f"{m} {METRICS[m].arrow}" for m in metrics], cells)]
         if model in in_paper:

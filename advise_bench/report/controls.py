@@ -16,8 +16,9 @@ import pandas as pd
 from ..errors import UserError
 from ..metrics.core import METRICS
 from . import stats
-from .compare import BLOCK, _num, _p, compare_with_advise
-from .table import ADVISE, load_rows, markdown_table, read_manifests
+from .compare import BLOCK, compare_with_advise
+from .format import format_difference_ci, format_number, format_p, markdown_table
+from .table import ADVISE, load_rows, read_manifests
 
 MAIN = "main ADVISE"
 
@@ -90,11 +91,11 @@ def controls_markdown(table: pd.DataFrame) -> str:
             m = vs_main.iloc[0] if len(vs_main) else None
             verdicts = rows.set_index("baseline")
             cells.append(
-                [control, f"{metric} {METRICS[metric].arrow}", _num(rows["subject_mean"].iloc[0], 3),
+                [control, f"{metric} {METRICS[metric].arrow}", format_number(rows["subject_mean"].iloc[0], 3),
                  "—" if m is None else
-                 f"{_num(m['mean_diff'], 3, True)} [{_num(m['ci_low'], 3, True)}, {_num(m['ci_high'], 3, True)}]",
-                 "—" if m is None else _p(m["holm_p"]), "—" if m is None else _short(m["verdict"])]
-                + [f"{_short(verdicts.loc[b, 'verdict'])} ({_num(verdicts.loc[b, 'mean_diff'], 3, True)})"
+                 format_difference_ci(m['mean_diff'], m['ci_low'], m['ci_high']),
+                 "—" if m is None else format_p(m["holm_p"]), "—" if m is None else _short(m["verdict"])]
+                + [f"{_short(verdicts.loc[b, 'verdict'])} ({format_number(verdicts.loc[b, 'mean_diff'], 3, True)})"
                    if b in verdicts.index else "—" for b in baselines])
         lines += [f"### {model}, {protocol} protocol", "", *markdown_table(heads, cells), ""]
     lines += [

@@ -1,4 +1,5 @@
-"""``advise-bench report``: per-image CSVs -> Table I (Markdown, CSV, LaTeX), next to the paper's values."""
+"""Table I: per-image rows -> one row per architecture x protocol x method (Markdown, CSV, LaTeX), next to the
+paper's values. The report is composed in :mod:`.build`; this module knows nothing of the other sections."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from ..explainers import display_name
 from ..metrics.core import METRICS, STATUS_DEGENERATE_IMAGE, STATUS_DEGENERATE_MAP, STATUS_OK
 from ..metrics.summary import MeanCI
 from ..paths import RESOURCES
+from .format import format_mean_ci, format_number, markdown_table
 
 TABLE_METRICS = ("AD", "SSIM", "FSIM", "MSE", "AVX")
 # Opt-in metrics (`run --extra-metrics`): reported when the rows carry them.
@@ -32,6 +34,12 @@ PAPER_TIE_FOOTNOTE = ("In the paper's Table I, LIME's AD, SSIM, FSIM, MSE and AV
 STATUS_FOOTNOTE = ("n counts the images scored (status ok). Means use those only: error rows, constant input images "
                    "(degenerate image) and constant maps (degenerate map) are counted, never averaged.")
 TIME_FOOTNOTE = "Time: mean seconds per image (top-1 map) on GPU / CPU; — where no row ran on that device."
+NOT_MEASURED = "not measured"
+NOT_MEASURED_FOOTNOTE = (f"Time '{NOT_MEASURED}': maps computed elsewhere and scored with `advise-bench score`; "
+                         "their cost is unknown.")
+NO_CS_FOOTNOTE = ("CS pass — for {methods}: no Class Sensitivity was measured (maps scored with `advise-bench score` "
+                  "without a top-2 map). On a miss their metrics were scaled by d as if the CS check had passed, "
+                  "since it could not be made.")
 UNTRAINED_FOOTNOTE = (f"'{UNTRAINED_NOTE}': the run used --weights random; its metric values say nothing about the "
                       "methods, only its times are meaningful.")
 
@@ -169,27 +177,37 @@ def with_paper(table: pd.DataFrame) -> pd.DataFrame:
     return merged
 
 
-def _fmt(v, ci=None, digits=2) -> str:
-    if v is None or (isinstance(v, float) and np.isnan(v)):
-        return "—"
-    s = f"{v:.{digits}f}"
-    return s + (f" ± {ci:.{digits}f}" if ci is not None and not np.isnan(ci) else "")
-
-
 def _with_paper_value(ours: str, paper) -> str:
-    return ours if paper is None or pd.isna(paper) else f"{ours} (paper {_fmt(paper)})"
+    return ours if paper is None or pd.isna(paper) else f"{ours} (paper {format_number(paper)})"
 
 
 def table_metrics_of(merged: pd.DataFrame) -> tuple[str, ...]:
     return TABLE_METRICS + tuple(m for m in OPTIONAL_METRICS if m in merged and merged[m].notna().any())
 
 
+def _time_cell(gpu, cpu) -> str:
+    return f"{format_number(gpu)} / {format_number(cpu)}"
+
+
 def _architecture_cell(r) -> str:
     return f"{r['architecture']} ({r['note']})" if r.get("note") else str(r["architecture"])
 
 
+def _time_not_measured(r) -> bool:
+    """Rows were scored but none has a time: every scored row is on some device, so a measured time shows."""
+    return r["n"] > 0 and pd.isna(r["time_gpu_s"]) and pd.isna(r["time_cpu_s"])
+
+
+def _no_cs(merged: pd.DataFrame) -> pd.Series:
+    return (merged["n"] > 0) & merged["CS_pass"].isna()
+
+
 def footnotes(merged: pd.DataFrame) -> list[str]:
     notes = [CI_FOOTNOTE, STATUS_FOOTNOTE, TIME_FOOTNOTE]
+    if any(_time_not_measured(r) for _, r in merged.iterrows()):
+        notes.append(NOT_MEASURED_FOOTNOTE)
+    if _no_cs(merged).any():
+        notes.append(NO_CS_FOOTNOTE.format(methods=", ".join(merged.loc[_no_cs(merged), "method"].unique())))
     if "paper_AVX" in merged and merged["paper_AVX"].notna().any():
         notes += [PAPER_FOOTNOTE, PAPER_TIE_FOOTNOTE]
     if "note" in merged and merged["note"].eq(UNTRAINED_NOTE).any():
@@ -197,12 +215,14 @@ def footnotes(merged: pd.DataFrame) -> list[str]:
     return notes
 
 
-def markdown_table(heads: list[str], rows: list[list[str]]) -> list[str]:
-    """The lines of one Markdown table: header, rule, one line per row of cells."""
-    return ["| " + " | ".join(heads) + " |", "|" + "---|" * len(heads)] + ["| " + " | ".join(r) + " |" for r in rows]
-
-
 def to_markdown(merged: pd.DataFrame) -> str:
+    """Table I with its notes."""
+    lines = table_lines(merged) + ["", "Notes:", ""] + [f"- {note}" for note in footnotes(merged)]
+    return "\n".join(lines) + "\n"
+
+
+def table_lines(merged: pd.DataFrame) -> list[str]:
+    """The lines of Table I's Markdown table, without its notes."""
     metrics = table_metrics_of(merged)
     heads = ["Architecture", "Protocol", "Method", "n", "Peak range"]
     heads += [f"{m} {METRICS[m].arrow}" for m in metrics]
@@ -210,16 +230,15 @@ def to_markdown(merged: pd.DataFrame) -> str:
     rows = []
     for _, r in merged.iterrows():
         cells = [_architecture_cell(r), r["protocol"], r["method"], str(r["n"]), r["peak_range"]]
-        cells += [_with_paper_value(_fmt(r[m], r[f"{m}_ci95"]), r.get(f"paper_{m}")) for m in metrics]
-        time = f"{_fmt(r['time_gpu_s'])} / {_fmt(r['time_cpu_s'])}"
+        cells += [_with_paper_value(format_mean_ci(r[m], r[f"{m}_ci95"]), r.get(f"paper_{m}")) for m in metrics]
+        time = NOT_MEASURED if _time_not_measured(r) else _time_cell(r["time_gpu_s"], r["time_cpu_s"])
         if pd.notna(r.get("paper_time_gpu_s")):
-            time += f" (paper {_fmt(r['paper_time_gpu_s'])} / {_fmt(r['paper_time_cpu_s'])})"
-        cells += [time, _fmt(r["Hit"]), _fmt(r["CS_pass"]), str(r["errors"]),
+            time += f" (paper {_time_cell(r['paper_time_gpu_s'], r['paper_time_cpu_s'])})"
+        cells += [time, format_number(r["Hit"]), format_number(r["CS_pass"]), str(r["errors"]),
                   f"{r.get('degenerate_images', 0)} / {r.get('degenerate_maps', 0)}",
                   f"{r['penalty_scaled']}/{r['penalty_zeroed']}"]
         rows.append(cells)
-    lines = markdown_table(heads, rows) + ["", "Notes:", ""] + [f"- {note}" for note in footnotes(merged)]
-    return "\n".join(lines) + "\n"
+    return markdown_table(heads, rows)
 
 
 def _latex_text(s: str) -> str:
@@ -237,8 +256,9 @@ def to_latex(merged: pd.DataFrame) -> str:
              r"\midrule"]
     for _, r in merged.iterrows():
         cells = [_architecture_cell(r), r["protocol"], r["method"], str(r["n"]), r["peak_range"]]
-        cells += [_with_paper_value(_fmt(r[m], r[f"{m}_ci95"]), r.get(f"paper_{m}")) for m in metrics]
-        cells += [_with_paper_value(_fmt(r[t]), r.get(f"paper_{t}")) for t in TIME_COLUMNS]
+        cells += [_with_paper_value(format_mean_ci(r[m], r[f"{m}_ci95"]), r.get(f"paper_{m}")) for m in metrics]
+        cells += [NOT_MEASURED if _time_not_measured(r) else _with_paper_value(format_number(r[t]), r.get(f"paper_{t}"))
+                  for t in TIME_COLUMNS]
         cells.append(f"{r.get('degenerate_images', 0)} / {r.get('degenerate_maps', 0)}")
         lines.append(" & ".join(_latex_text(c) for c in cells) + r" \\")
     lines.append(r"\bottomrule")
@@ -248,57 +268,12 @@ def to_latex(merged: pd.DataFrame) -> str:
     return "\n".join(lines) + "\n"
 
 
-def build_report(
-    results_dir: Path, out_dir: Path | None = None, plot: bool = False, paper: bool = False, controls=(),
-    **stats_options
-) -> tuple[pd.DataFrame, dict[str, Path]]:
-    """Write Table I (``table1.{md,csv,tex}``), the paired comparisons and ranks (``comparisons.csv``,
-    ``ranks.csv``, ``rank_tests.csv``), the whole Markdown report (``report.md``) and, with ``plot``,
-    ``report.png``. ``paper`` appends the published Table I to ``report.md``. ``controls``: folders of
-    ADVISE-only control runs, compared in ``controls.csv`` (see ``controls.py``)."""
-    from .compare import compare_with_advise, comparisons_markdown, rank_methods, ranks_markdown
-    from .controls import compare_controls, controls_markdown, load_controls
-
-    rows = load_rows(results_dir)
-    control_rows = load_controls(controls)  # before the statistics: a bad control folder fails at once
-    merged = with_paper(aggregate(rows))
-    comparisons = compare_with_advise(rows, **stats_options)
-    ranks, rank_tests = rank_methods(rows, merged)
-    out_dir = Path(out_dir or results_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    paths = {"markdown": out_dir / "table1.md", "csv": out_dir / "table1.csv", "latex": out_dir / "table1.tex",
-             "comparisons": out_dir / "comparisons.csv", "ranks": out_dir / "ranks.csv",
-             "rank_tests": out_dir / "rank_tests.csv", "report": out_dir / "report.md"}
-    table_md = to_markdown(merged)
-    paths["markdown"].write_text(table_md)
-    merged.to_csv(paths["csv"], index=False)
-    paths["latex"].write_text(to_latex(merged))
-    comparisons.to_csv(paths["comparisons"], index=False)
-    ranks.to_csv(paths["ranks"], index=False)
-    rank_tests.to_csv(paths["rank_tests"], index=False)
-    sections = ["# Table I\n", table_md, comparisons_markdown(comparisons, rows), ranks_markdown(ranks, rank_tests)]
-    if control_rows:
-        paths["controls"] = out_dir / "controls.csv"
-        control_table = compare_controls(rows, control_rows, **stats_options)
-        control_table.to_csv(paths["controls"], index=False)
-        sections.append(controls_markdown(control_table))
-    if plot:
-        from .figure import plot_report
-
-        paths["plot"] = plot_report(merged, out_dir / "report.png")
-        sections.append(f"## Figure\n\n![mean ± 95% CI per method]({paths['plot'].name})\n")
-    if paper:
-        sections.append("## The paper's Table I\n\n" + paper_markdown())
-    paths["report"].write_text("\n".join(sections))
-    return merged, paths
-
-
 def paper_markdown() -> str:
     """The published Table I (shipped with the package), for side-by-side reading."""
     paper = paper_table()
     heads = ["Architecture", "Method", "Peak range"] + [f"{m} {METRICS[m].arrow}" for m in TABLE_METRICS]
     heads += ["Time GPU / CPU (s)"]
     rows = [[r["architecture"], r["method"], r["peak_range"] if isinstance(r["peak_range"], str) else "N/A"]
-            + [_fmt(r[m]) for m in TABLE_METRICS] + [f"{_fmt(r['time_gpu_s'])} / {_fmt(r['time_cpu_s'])}"]
+            + [format_number(r[m]) for m in TABLE_METRICS] + [_time_cell(r["time_gpu_s"], r["time_cpu_s"])]
             for _, r in paper.iterrows()]
     return "\n".join(markdown_table(heads, rows)) + "\n\n" + PAPER_TIE_FOOTNOTE + "\n"

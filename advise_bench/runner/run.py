@@ -63,12 +63,18 @@ def method_file(name: str) -> str:
 
 def prepare(cfg: RunConfig):
     """Validate everything cheap before the model loads, so bad arguments fail fast."""
-    from ..data import RESIZE_MODES, resolve_source, select_subset
     from ..explainers import check_methods
+
+    cfg.methods = check_methods(cfg.methods)
+    return prepare_images(cfg)
+
+
+def prepare_images(cfg: RunConfig):
+    """The protocol, the data source's description and this shard's images; ``cfg.methods`` is not checked."""
+    from ..data import RESIZE_MODES, resolve_source, select_subset
     from ..metrics.faithfulness import parse_extra_metrics
     from ..metrics.protocol import get_protocol
 
-    cfg.methods = check_methods(cfg.methods)
     if cfg.resize not in RESIZE_MODES:
         raise UserError(f"unknown resize mode {cfg.resize!r}")
     if cfg.batch_size < 1:
@@ -82,26 +88,45 @@ def prepare(cfg: RunConfig):
 
 
 class Run:
-    """One model, one protocol, many methods; call :meth:`execute`."""
+    """One model, one protocol, many methods; call :meth:`execute`.
+
+    Where the maps come from is :meth:`_explain_and_score` (here: the explainers); everything else (images,
+    predictions, rows, statuses, files, resuming) is shared with ``score``'s :class:`~.score.ScoreRun`."""
 
     def __init__(self, cfg: RunConfig, progress: bool = True):
-        from ..explainers import explainer_from_config
         from ..models.zoo import load_model_shared
         from .device import device_name, select_device
 
         self.cfg = cfg
-        self.protocol, self.source, self.records = prepare(cfg)
+        self.protocol, self.source, self.records = self._prepare()
         self.backend = select_device(cfg.device).NAME
         self.device = device_name(cfg.device)
         self.model = load_model_shared(
             cfg.model, cfg.weights, model_file=cfg.model_file, layer=cfg.layer,
             input_size=cfg.input_size, preprocess=cfg.preprocess,
         )
-        self.explainers = {m: explainer_from_config(m, self.model, cfg) for m in cfg.methods}
+        self.explainers = self._explainers()
         self.out_dir = Path(cfg.out) / self.model.name
         self.stem_suffix = backend_suffix(self.backend)
         self.suffix = self.stem_suffix + shard_suffix(cfg.shard)
         self.progress = progress
+
+    def _prepare(self):
+        return prepare(self.cfg)
+
+    def _explainers(self) -> dict:
+        from ..explainers import explainer_from_config
+
+        return {m: explainer_from_config(m, self.model, self.cfg) for m in self.cfg.methods}
+
+    def _manifest_path(self) -> Path:
+        return self.out_dir / f"run{self.suffix}.json"
+
+    def _method_sources(self) -> dict[str, str]:
+        """Where each method comes from, for ``run.json``: built-in, or the plugin's entry point or module."""
+        from ..explainers import method_source
+
+        return {m: method_source(m) for m in self.cfg.methods}
 
     # ------------------------------------------------------------------ files
     def path(self, stem: str) -> Path:
@@ -128,9 +153,9 @@ class Run:
 
         self.out_dir.mkdir(parents=True, exist_ok=True)
         write_manifest(
-            self.out_dir / f"run{self.suffix}.json", self.cfg, device=self.device, data_source=self.source,
+            self._manifest_path(), self.cfg, device=self.device, data_source=self.source,
             backend=self.backend, weights=self.model.weights_source, layer=self.model.layer,
-            protocol=self.protocol.describe(), images=len(self.records),
+            protocol=self.protocol.describe(), images=len(self.records), method_sources=self._method_sources(),
         )
         self.writers = {m: RowWriter(self.path(m)) for m in self.cfg.methods}
         self.candidate_writers = {m: RowWriter(self.path(f"{m}_groups")) for m, e in self.explainers.items()
@@ -190,14 +215,14 @@ class Run:
         }
 
     def _method_rows(self, method: str, records, images: dict, bad: dict, probs: dict) -> list[dict]:
-        from ..metrics.core import STATUS_DEGENERATE_IMAGE, STATUS_ERROR, is_degenerate_image
+        from ..metrics.core import STATUS_DEGENERATE_IMAGE, STATUS_ERROR, STATUS_MESSAGES, is_degenerate_image
 
         rows = [{**self._base_row(r, method), "status": STATUS_ERROR, "error": bad[r.image_id]}
                 for r in records if r.image_id in bad]
         # A constant image would score a meaningless perfect AVX with any map: not explained, not averaged.
         flat = {r.image_id for r in records if r.image_id in images and is_degenerate_image(images[r.image_id])}
-        rows += [{**self._base_row(r, method), "status": STATUS_DEGENERATE_IMAGE, "error": "constant input image"}
-                 for r in records if r.image_id in flat]
+        rows += [{**self._base_row(r, method), "status": STATUS_DEGENERATE_IMAGE,
+                  "error": STATUS_MESSAGES[STATUS_DEGENERATE_IMAGE]} for r in records if r.image_id in flat]
         ok = [r for r in records if r.image_id in images and r.image_id not in flat]
         if not ok:
             return rows
@@ -213,8 +238,7 @@ class Run:
         return rows
 
     def _explain_and_score(self, method, records, images, probs) -> list[dict]:
-        from ..metrics.core import row_status
-        from ..metrics.faithfulness import faithfulness_scores
+        """The rows of ``method`` for images that loaded: explain the top-1 and top-2 class, select, score."""
         from ..metrics.protocol import MapScorer
 
         order = np.argsort(-probs, axis=1)
@@ -227,21 +251,33 @@ class Run:
             if method in self.candidate_writers:
                 self._write_candidates(method, r, explanations, scorer, exp.candidate_key)
             selection = exp.select(explanations, scorer)
-            scores = selection.scores or scorer(selection.maps)
-            if self.cfg.extra_metrics:
-                scores = {**scores, **faithfulness_scores(images[i], selection.maps[0], int(order[i, 0]),
-                                                          self.model.predict, kinds=self.cfg.extra_metrics)}
             self._save_arrays(method, r, explanations[0])
-            rows.append({
-                **self._base_row(r, method),
-                "top5": ";".join(str(int(c)) for c in order[i, :5]),
-                "top5_probs": ";".join(f"{probs[i, c]:.6g}" for c in order[i, :5]),
-                "target": int(order[i, 0]), "target2": int(order[i, 1]),
-                "time_s": explanations[0].seconds, "time_top2_s": explanations[1].seconds,
-                **scores, **explanations[0].info, **selection.info,
-                "status": row_status(images[i], selection.maps[0]), "error": "",
-            })
+            rows.append(self._scored_row(
+                r, method, images[i], probs[i], order[i, :2], selection.maps,
+                selection.scores or scorer(selection.maps), (explanations[0].seconds, explanations[1].seconds),
+                {**explanations[0].info, **selection.info},
+            ))
         return rows
+
+    def _scored_row(self, record, method: str, image, probs, targets, maps, scores: dict, seconds=(None, None),
+                    info: dict | None = None) -> dict:
+        """One result row: the image's prediction, the classes the maps explain (``targets``: one per map),
+        the times (None: not measured), the scores plus the opt-in metrics of ``maps[0]``, and the status."""
+        from ..metrics.core import STATUS_MESSAGES, row_status
+        from ..metrics.faithfulness import faithfulness_scores
+
+        if self.cfg.extra_metrics:
+            scores = {**scores, **faithfulness_scores(image, maps[0], int(targets[0]), self.model.predict,
+                                                      kinds=self.cfg.extra_metrics)}
+        top5 = np.argsort(-probs)[:5]
+        status = row_status(image, maps[0])
+        return {
+            **self._base_row(record, method),
+            "top5": ";".join(str(int(c)) for c in top5), "top5_probs": ";".join(f"{probs[c]:.6g}" for c in top5),
+            "target": int(targets[0]), "target2": int(targets[1]) if len(targets) > 1 else None,
+            "time_s": seconds[0], "time_top2_s": seconds[1],
+            **scores, **(info or {}), "status": status, "error": STATUS_MESSAGES.get(status, ""),
+        }
 
     def _write_candidates(self, method, record, explanations, scorer, key) -> None:
         from ..explainers.base import counterparts

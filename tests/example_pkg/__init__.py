@@ -1,0 +1,1 @@
+"""An example advise-bench plugin (README, "Your own method"): gradient x input, in :mod:`.gradient_input`."""
