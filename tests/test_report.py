@@ -233,3 +233,45 @@ def test_cli_control_errors_are_one_line(tmp_path):
         res = subprocess.run([sys.executable, "-m", "advise_bench.cli", "report", str(tmp_path / "main"),
                               "--control", str(control)], capture_output=True, text=True, timeout=240)
         assert res.returncode == 2 and res.stderr.count("\n") == 1 and needle in res.stderr, res.stderr
+
+
+def test_a_cam_oracle_control_is_compared_with_its_own_method_and_with_advise(tmp_path):
+    """--cam-groups like-advise folders hold several CAM methods: one control series each, compared with that
+    method's plain run (how much the oracle lifts it) and with the main ADVISE; plain CAM rows are no control."""
+    write_results(tmp_path / "main", "mobilenet_v2", offset_rows({"advise": {"AVX": 0.1}, "gradcam": {"AVX": -0.05}}))
+    cams = [r for r in offset_rows({"gradcam": {"AVX": 0.03}, "scorecam": {"AVX": 0.15}})
+            if r["method"] in ("gradcam", "scorecam")]
+    write_results(tmp_path / "oracle", "mobilenet_v2", cams)
+    (tmp_path / "oracle" / "mobilenet_v2" / "run.json").write_text(json.dumps({"config": {
+        "model": "mobilenet_v2", "weights": "imagenet", "cam_groups": "like-advise"}}))
+    _, paths = build_report(tmp_path / "main", controls=[tmp_path / "oracle"], plot=True, n_resamples=1000)
+    c = pd.read_csv(paths["controls"]).set_index(["control", "subject", "metric", "baseline"])
+    grad, score = "Grad-CAM (like-advise groups, oracle-avx)", "Score-CAM (like-advise groups, oracle-avx)"
+    assert set(c.index.get_level_values("control")) == {grad, score}
+    assert set(c.loc[grad].xs(grad, level="subject").index.get_level_values("baseline")) == {"Grad-CAM"}
+    assert c.loc[(grad, grad, "AVX", "Grad-CAM"), "mean_diff"] == pytest.approx(0.08)  # the oracle's lift
+    assert c.loc[(score, score, "AVX", "Score-CAM"), "verdict"] == "yes"
+    assert c.loc[(grad, "main ADVISE", "AVX", grad), "mean_diff"] == pytest.approx(0.07)
+    assert c.loc[(score, "main ADVISE", "AVX", score), "verdict"] == "no: Score-CAM (like-advise groups, oracle-avx) is better"
+    assert (tmp_path / "main" / "report.png").exists()
+    (tmp_path / "oracle" / "mobilenet_v2" / "run.json").write_text(json.dumps({"config": {"model": "mobilenet_v2"}}))
+    from advise_bench.errors import UserError
+
+    with pytest.raises(UserError, match="Grad-CAM ran without a control setting"):
+        build_report(tmp_path / "main", controls=[tmp_path / "oracle"], n_resamples=1000)
+
+
+def test_rows_of_another_backend_are_reported_apart(tmp_path):
+    rows = offset_rows({"advise": {"AVX": 0.1}}, n_images=6)
+    write_results(tmp_path, "mobilenet", rows)
+    jax_rows = [{**r, "backend": "jax", "AVX": r["AVX"] + 0.5, "time_s": 0.1} for r in offset_rows({}, n_images=6)]
+    folder = tmp_path / "mobilenet"
+    pd.DataFrame([{"model": "mobilenet", "protocol": "reference", "status": "ok", "device": "cpu:x", **r}
+                  for r in jax_rows]).to_csv(folder / "jaxrows.jax.csv", index=False)
+    merged, paths = build_report(tmp_path, n_resamples=1000)
+    assert set(merged["architecture"]) == {"mobilenet", "mobilenet (jax)"}
+    advise = merged.set_index(["architecture", "method"])["AVX"]
+    assert advise[("mobilenet (jax)", "ADVISE")] == pytest.approx(advise[("mobilenet", "Grad-CAM")] + 0.5)
+    comparisons = pd.read_csv(paths["comparisons"])
+    assert set(comparisons["model"]) == {"mobilenet", "mobilenet (jax)"}  # never paired across backends
+    assert "mobilenet (jax): cpu:x (jax)" in paths["markdown"].read_text()

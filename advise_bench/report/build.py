@@ -50,7 +50,7 @@ def build_report(
     if plot:
         from .figure import plot_report  # matplotlib only when asked for
 
-        paths["plot"] = plot_report(merged, out_dir / "report.png")
+        paths["plot"] = plot_report(merged, out_dir / "report.png", control_rows)
         sections.append(f"## Figure\n\n![mean ± 95% CI per method]({paths['plot'].name})\n")
     if paper:
         sections.append("## The paper's Table I\n\n" + paper_markdown())

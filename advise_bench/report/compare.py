@@ -18,6 +18,7 @@ from .table import (
     method_order,
     metric_columns,
     numeric,
+    paper_architecture,
     paper_architectures,
     paper_table,
     untrained_mask,
@@ -104,7 +105,7 @@ def rank_methods(rows: pd.DataFrame, table: pd.DataFrame) -> tuple[pd.DataFrame,
     paper = paper_table()
     for (model, protocol), block in trained_ok_rows(rows).groupby(BLOCK, sort=True):
         ours = table[(table["architecture"] == model) & (table["protocol"] == protocol)].set_index("method")
-        published = paper[paper["architecture"] == model].set_index("method")
+        published = paper[paper["architecture"] == paper_architecture(model)].set_index("method")
         for metric in metric_columns(rows):
             wide = per_image(block, metric)
             complete = wide.dropna()
@@ -210,12 +211,12 @@ def ranks_markdown(ranks: pd.DataFrame, tests: pd.DataFrame) -> str:
                  for method in method_order(mean_rank.index)]
         cells.append(["Friedman χ² (p)"] + [f"{format_number(t.loc[m, 'friedman_chi2'], 1)} ({format_p(t.loc[m, 'friedman_p'])})"
                                             for m in metrics])
-        if model in in_paper:
+        if paper_architecture(model) in in_paper:
             cells.append(["Kendall τ_b vs paper (p)"] + [
                 f"{format_number(t.loc[m, 'kendall_tau_b'], 2)} ({format_p(t.loc[m, 'kendall_p'])})" for m in metrics])
         lines += [f"### {model}, {protocol} protocol", "", f"Images scored by every method: {n_images}.", "",
                   *markdown_table(["Method"] + [f"{m} {METRICS[m].arrow}" for m in metrics], cells)]
-        if model in in_paper:
+        if paper_architecture(model) in in_paper:
             lines += ["", agreement_sentence(model, t), ""]
         else:
             lines += ["", f"The paper has no {model}: no ordering to compare with.", ""]

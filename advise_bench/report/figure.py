@@ -1,4 +1,5 @@
-"""``advise-bench report --plot``: one panel per metric, mean ± 95% CI per method, the paper's value hollow."""
+"""``advise-bench report --plot``: one panel per metric, mean ± 95% CI per method, the paper's value hollow; with
+controls, a last panel sets each method's AVX beside its controls' (where a method's score comes from)."""
 
 from __future__ import annotations
 
@@ -9,16 +10,20 @@ import numpy as np
 import pandas as pd
 
 from ..analysis.figures import save_figure, series_style
+from ..explainers import display_name
 from ..metrics.core import METRICS
-from .table import UNTRAINED_NOTE, method_order, table_metrics_of
+from .table import UNTRAINED_NOTE, aggregate, method_order, table_metrics_of
+
+CONTROL_METRIC = "AVX"
 
 PANEL_COLUMNS = 3
 # Horizontal room the series of one method share, so that their error bars do not overlap.
 METHOD_WIDTH = 0.7
 
 
-def plot_report(merged: pd.DataFrame, path: str | Path) -> Path:
-    """``merged`` is the report's table (``with_paper(aggregate(rows))``); untrained rows are left out."""
+def plot_report(merged: pd.DataFrame, path: str | Path, controls: dict[str, pd.DataFrame] | None = None) -> Path:
+    """``merged`` is the report's table (``with_paper(aggregate(rows))``); untrained rows are left out.
+    ``controls``: the control series (``controls.load_controls``), drawn in a last, full-width AVX panel."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -28,7 +33,13 @@ def plot_report(merged: pd.DataFrame, path: str | Path) -> Path:
     metrics = table_metrics_of(trained)
     ncols = min(PANEL_COLUMNS, len(metrics))
     nrows = math.ceil(len(metrics) / ncols)
-    fig, axes = plt.subplots(nrows, ncols, figsize=(4.6 * ncols, 3.8 * nrows), squeeze=False)
+    extra = 1 if controls else 0
+    fig, grid = plt.subplots(nrows + extra, ncols, figsize=(4.6 * ncols, 3.8 * (nrows + extra)), squeeze=False)
+    axes = grid[:nrows]
+    if controls:
+        for ax in grid[nrows]:
+            ax.remove()
+        _plot_controls(fig.add_subplot(grid[0][0].get_gridspec()[nrows, :]), trained, controls)
     for ax in axes.ravel()[len(metrics):]:
         ax.axis("off")
     methods = method_order(trained["method"])
@@ -59,3 +70,35 @@ def plot_report(merged: pd.DataFrame, path: str | Path) -> Path:
     fig.suptitle("Mean ± 95% CI per method (filled); the paper's value where it has the architecture (hollow)")
     fig.tight_layout(rect=(0, 0.06 if series and not len(spare) else 0, 1, 1))
     return save_figure(fig, path)
+
+
+def _plot_controls(ax, trained: pd.DataFrame, controls: dict[str, pd.DataFrame]) -> None:
+    """Each method's AVX (filled) followed by its controls' (hollow, same colour): ADVISE beside its
+    random-grouping and other-selection runs, each CAM beside its oracle run. A dotted line marks each
+    series' main ADVISE."""
+    controlled = aggregate(pd.concat([rows.assign(method=label) for label, rows in controls.items()],
+                                     ignore_index=True))
+    base = {label: display_name(rows["method"].iloc[0]) for label, rows in controls.items()}
+    series = list(trained.groupby(["architecture", "protocol"], sort=True))
+    width = METHOD_WIDTH / max(1, len(series))
+    ticks, x = [], 0.0
+    for method in method_order(trained["method"]):
+        for name in [method, *[label for label in controls if base[label] == method]]:
+            table, hollow = (trained, False) if name == method else (controlled, True)
+            for i, ((arch, protocol), _) in enumerate(series):
+                row = table[(table["architecture"] == arch) & (table["protocol"] == protocol) & (table["method"] == name)]
+                if row.empty:
+                    continue
+                xi = x + (i - (len(series) - 1) / 2) * width
+                ax.errorbar([xi], row[CONTROL_METRIC], yerr=np.nan_to_num(row[f"{CONTROL_METRIC}_ci95"].to_numpy(float)),
+                            marker=series_style(i)["marker"], ls="none", color=f"C{i}", capsize=3,
+                            mfc="none" if hollow else f"C{i}")
+                if name == display_name("advise") and not hollow:
+                    ax.axhline(float(row[CONTROL_METRIC].iloc[0]), color=f"C{i}", ls=":", lw=0.8)
+            ticks.append((x, name if name == method else name.replace(f"{method} (", "(")))
+            x += 1
+        x += 0.5
+    ax.set_xticks([t for t, _ in ticks], [label for _, label in ticks], rotation=25, ha="right", fontsize=7)
+    ax.set_title(f"{CONTROL_METRIC} {METRICS[CONTROL_METRIC].arrow}: each method (filled) and its controls (hollow, "
+                 "to its right); dotted: ADVISE")
+    ax.grid(alpha=0.3, axis="y")

@@ -83,9 +83,27 @@ def load_rows(results_dir: Path) -> pd.DataFrame:
             frames.append(df.assign(weights=weights[csv.parent]))
     if not frames:
         raise UserError(f"{results_dir}: no result CSVs found")
-    rows = pd.concat(frames, ignore_index=True)
+    rows = label_backends(pd.concat(frames, ignore_index=True))
     # A re-run of a shard may repeat an image; keep its last row.
     return rows.drop_duplicates(subset=["model", "protocol", "method", "image_id"], keep="last")
+
+
+def label_backends(rows: pd.DataFrame) -> pd.DataFrame:
+    """Rows computed on another Keras backend than the default are reported apart, as their own
+    architecture ``<model> (<backend>)``, like a separate model: Table I, the comparisons and the ranks
+    never pool backends. Rows written before the ``backend`` column existed are TensorFlow's."""
+    from ..backend import DEFAULT
+
+    backend = rows["backend"].fillna(DEFAULT).astype(str) if "backend" in rows else pd.Series(DEFAULT, rows.index)
+    other = backend != DEFAULT
+    rows = rows.assign(backend=backend)
+    rows.loc[other, "model"] = rows.loc[other, "model"].astype(str) + " (" + backend[other] + ")"
+    return rows
+
+
+def paper_architecture(architecture: str) -> str:
+    """The paper's architecture of a Table I row (``vgg16 (jax)`` is ``vgg16``)."""
+    return str(architecture).split(" (")[0]
 
 
 def metric_columns(rows: pd.DataFrame) -> tuple[str, ...]:
@@ -151,6 +169,10 @@ def aggregate(rows: pd.DataFrame) -> pd.DataFrame:
         for kind in ("gpu", "cpu"):
             t = numeric(ok, "time_s")[dev.str.startswith(kind)]
             rec[f"time_{kind}_s"] = float(t.mean()) if t.notna().any() else np.nan
+        timed = numeric(ok, "time_s").notna()
+        backend = ok["backend"].astype(str) if "backend" in ok else pd.Series("", index=ok.index)
+        rec["time_sources"] = "; ".join(sorted({f"{d} ({b})" for d, b in zip(dev[timed], backend[timed],
+                                                                                strict=True)}))
         out.append(rec)
     table = pd.DataFrame(out)
     position = {m: i for i, m in enumerate(method_order(table["method"]))}
@@ -169,8 +191,9 @@ def paper_architectures() -> set[str]:
 def with_paper(table: pd.DataFrame) -> pd.DataFrame:
     """Our numbers, the paper's, and (ours - paper) for each metric and time; NaN where the paper has no row
     and for untrained weights, whose metrics must not be set beside the paper's."""
-    paper = paper_table().rename(columns=lambda c: c if c in ("architecture", "method") else f"paper_{c}")
-    merged = table.merge(paper, on=["architecture", "method"], how="left")
+    paper = paper_table().rename(columns=lambda c: c if c in ("method",) else f"paper_{c}")
+    merged = table.assign(paper_architecture=table["architecture"].map(paper_architecture)).merge(
+        paper, on=["paper_architecture", "method"], how="left").drop(columns="paper_architecture")
     merged.loc[untrained_mask(merged), [c for c in paper.columns if c.startswith("paper_")]] = np.nan
     for m in TABLE_METRICS + TIME_COLUMNS:
         merged[f"delta_{m}"] = merged[m] - merged[f"paper_{m}"]
@@ -202,8 +225,18 @@ def _no_cs(merged: pd.DataFrame) -> pd.Series:
     return (merged["n"] > 0) & merged["CS_pass"].isna()
 
 
+def time_sources_note(merged: pd.DataFrame) -> str:
+    """Which device and Keras backend each architecture's times come from."""
+    sources = {}
+    for architecture, g in merged.groupby("architecture", sort=True):
+        found = sorted({s for cell in g.get("time_sources", pd.Series(dtype=str)).dropna() for s in str(cell).split("; ")
+                        if s})
+        sources[architecture] = ", ".join(found) or NOT_MEASURED
+    return "Times measured on (device, Keras backend): " + "; ".join(f"{a}: {s}" for a, s in sources.items()) + "."
+
+
 def footnotes(merged: pd.DataFrame) -> list[str]:
-    notes = [CI_FOOTNOTE, STATUS_FOOTNOTE, TIME_FOOTNOTE]
+    notes = [CI_FOOTNOTE, STATUS_FOOTNOTE, TIME_FOOTNOTE, time_sources_note(merged)]
     if any(_time_not_measured(r) for _, r in merged.iterrows()):
         notes.append(NOT_MEASURED_FOOTNOTE)
     if _no_cs(merged).any():
