@@ -126,7 +126,7 @@ def run(
     backend: BackendOption = None,
 ):
     """Run every method over the images; write one CSV row per (image, method). Resumable."""
-    from .config import RunConfig
+    from .config import RunConfig, differences_from_paper
     from .explainers import check_methods
     from .metrics.faithfulness import parse_extra_metrics
     from .runner.run import parse_shard
@@ -144,6 +144,9 @@ def run(
         cfg = apply_preset(cfg, config, explicit=explicit_options(ctx))
     counts = run_all(cfg, progress=not quiet)
     typer.echo(_counts_line(counts, Path(cfg.out)))
+    differences = differences_from_paper(cfg, counts["images"] if cfg.shard[1] == 1 else None)
+    if differences:
+        typer.echo("Settings that differ from the paper's: " + "; ".join(differences) + ".")
 
 
 def _counts_line(counts: dict, results: Path) -> str:

@@ -47,3 +47,39 @@ class RunConfig:
     extra_metrics: tuple[str, ...] = ()  # opt-in metrics beyond Table I: "deletion", "insertion"
     noise_density: float = 0.0  # salt-and-pepper ablation; 0 = clean images
     relu: bool = True  # False: ablation without ReLU in map formation
+
+
+# The paper's settings (Table I, made with the authors' reference code), field by field, with how to say them.
+PAPER_ARCHITECTURES = ("vgg16", "resnet50", "xception", "alexnet")
+PAPER_SETTINGS: dict[str, tuple[object, str]] = {
+    "lime_samples": (1000, "LIME samples"),
+    "scorecam_max_n": (None, "Score-CAM channels"),
+    "protocol": ("reference", "protocol"),
+    "resize": ("stretch", "resize"),
+    "score": ("probability", "score"),
+    "advise_selection": (DEFAULT_SELECTION, "ADVISE selection"),
+    "advise_source": ("activations", "ADVISE KDE input"),
+    "advise_grouping": ("kde", "ADVISE grouping"),
+    "cam_groups": ("none", "CAM groups"),
+    "relu": (True, "ReLU in map formation"),
+    "noise_density": (0.0, "salt-and-pepper noise"),
+}
+
+
+def differences_from_paper(cfg: RunConfig, n_images: int | None = None) -> list[str]:
+    """What of ``cfg`` differs from the paper's Table I settings, e.g. ``LIME samples 300 (paper 1000)``."""
+    def show(value) -> str:
+        if value is None:  # Score-CAM's channels: all of them
+            return "all"
+        if isinstance(value, bool):
+            return "on" if value else "off"
+        return str(value)
+
+    out = [f"{label} {show(getattr(cfg, field))} (paper {show(paper)})"
+           for field, (paper, label) in PAPER_SETTINGS.items() if getattr(cfg, field) != paper]
+    if cfg.model not in PAPER_ARCHITECTURES:
+        out.insert(0, f"model {cfg.model or cfg.model_file} (paper {', '.join(PAPER_ARCHITECTURES)})")
+    if cfg.data == "skimage" or (n_images is not None and n_images < 3000):
+        out.append(f"{n_images if n_images is not None else 'a few'} {'embedded photos' if cfg.data == 'skimage' else 'images'}"
+                   " (paper 3,000 ILSVRC validation images)")
+    return out

@@ -106,3 +106,17 @@ def test_command_line_options_win_over_a_preset(monkeypatch, tmp_path):
     cfg = seen["cfg"]
     assert cfg.methods == ("gradcam", "advise") and cfg.lime_samples == 1000  # typed: the command line wins
     assert cfg.limit == 4 and cfg.scorecam_max_n == 64  # not typed: the preset's values
+
+
+def test_run_says_which_settings_differ_from_the_papers():
+    from advise_bench.config import RunConfig, differences_from_paper
+
+    paper = RunConfig(model="vgg16", data="x.csv", lime_samples=1000, scorecam_max_n=None)
+    assert differences_from_paper(paper, 3000) == []
+    demo = RunConfig(model="mobilenet_v2", data="skimage", lime_samples=300, scorecam_max_n=64, relu=False)
+    assert differences_from_paper(demo, 6) == [
+        "model mobilenet_v2 (paper vgg16, resnet50, xception, alexnet)", "LIME samples 300 (paper 1000)",
+        "Score-CAM channels 64 (paper all)", "ReLU in map formation off (paper on)",
+        "6 embedded photos (paper 3,000 ILSVRC validation images)"]
+    assert differences_from_paper(RunConfig(model="vgg16", protocol="corrected"), 100) == [
+        "protocol corrected (paper reference)", "100 images (paper 3,000 ILSVRC validation images)"]

@@ -12,7 +12,7 @@ from pathlib import Path
 from ..paths import REPO_ROOT, portable_path
 
 PACKAGES = ("advise-bench", "tensorflow", "jax", "jaxlib", "torch", "keras", "numpy", "scipy", "scikit-image",
-            "tf-keras-vis", "lime", "pandas")
+            "lime", "pandas")
 
 
 def package_versions() -> dict[str, str]:
