@@ -50,6 +50,7 @@ bench: install
 	cd scripts && ../$(BIN)/python bench_advise.py
 	cd scripts && ../$(BIN)/python bench_kde.py
 	cd scripts && ../$(BIN)/python bench_methods.py
+	cd scripts && ../$(BIN)/python bench_backends.py
 	cd scripts && ../$(BIN)/python bench_run.py
 	cd scripts && ../$(BIN)/python bench_fsim.py
 	cd scripts && ../$(BIN)/python bench_faithfulness.py

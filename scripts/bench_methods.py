@@ -25,25 +25,12 @@ import numpy as np
 
 os.environ.setdefault("TQDM_DISABLE", "1")  # lime_image wraps its sampling loop in a progress bar
 
-from bench_common import images, median_seconds, model
+from bench_common import forward_seconds, images, median_seconds, model, quickshift_seconds
 
 from advise_bench.explainers import get_explainer
 
 PAPER = {"scorecam": {}, "lime": {"num_samples": 1000, "batch_size": 100}}
 METHODS = ("gradcam", "gradcam++", "layercam", "advise", "scorecam", "lime")
-
-
-def forward_seconds(loaded, x, batch: int) -> float:
-    """Seconds per image of the compiled forward at this batch size (median of 3 after a warm-up)."""
-    xb = loaded.preprocess(np.repeat(x[:1], batch, axis=0))
-    return median_seconds(lambda _: loaded.forward(xb), [0, 1, 2]) / batch
-
-
-def quickshift_seconds(x) -> float:
-    from lime.wrappers.scikit_image import SegmentationAlgorithm
-
-    seg = SegmentationAlgorithm("quickshift", kernel_size=4, max_dist=200, ratio=0.2, random_seed=0)
-    return median_seconds(lambda i: seg(x[i].astype(np.float64)), list(range(len(x))), warmup=0)
 
 
 def old_scorecam(loaded, x, targets):

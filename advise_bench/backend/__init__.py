@@ -11,7 +11,8 @@ Everything the models and explainers compute on the device goes through ``keras.
   function ``(acts, targets) -> (scores, grads)``: each image's score of its target class and its
   gradient with respect to the activations.
 
-plus device handling (``use_cpu``, ``use_gpu``, ``gpu_name``). The backend is chosen the Keras way,
+plus device handling (``use_cpu``, ``use_gpu``, ``gpu_name``) and ``COMPILES_PER_SHAPE`` (whether a new batch
+size costs a compilation, so that callers may pad batches to a few sizes). The backend is chosen the Keras way,
 through ``KERAS_BACKEND`` (default ``tensorflow``), or by :func:`choose` before Keras is imported (the
 CLI's ``--backend``). Nothing outside this package names a backend.
 """

@@ -10,6 +10,7 @@ import numpy as np
 from ..errors import UserError
 
 NAME = "jax"
+COMPILES_PER_SHAPE = True  # XLA compiles once per input shape
 
 
 def import_quietly():

@@ -11,6 +11,7 @@ import numpy as np
 from ..errors import UserError
 
 NAME = "tensorflow"
+COMPILES_PER_SHAPE = False  # a tf.function with a free batch dimension is traced once
 log = logging.getLogger(__name__)
 
 

@@ -9,6 +9,7 @@ import torch
 from ..errors import UserError
 
 NAME = "torch"
+COMPILES_PER_SHAPE = False  # eager: nothing is compiled
 
 
 def import_quietly():

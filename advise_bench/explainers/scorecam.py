@@ -22,6 +22,7 @@ from functools import cache
 
 import numpy as np
 
+from .. import backend
 from ..errors import UserError
 from .base import CAMExplainer, register
 
@@ -91,11 +92,12 @@ class ScoreCAM(CAMExplainer):
         masked_probs = self._masked_probs_fn()
         size = x.shape[0]
         zh, zw = zoom_matrix(h, size), zoom_matrix(w, size)
+        pad = backend.current().COMPILES_PER_SHAPE
         for start in range(0, len(channels), self.batch_size):
             idx = channels[start : start + self.batch_size]
-            # A short last batch is padded (repeating its channels) to a power of two, so a backend that
-            # compiles per shape (JAX) sees a handful of batch sizes, not one per image.
-            padded = np.resize(idx, min(self.batch_size, 1 << (len(idx) - 1).bit_length()))
+            # Where each batch size costs a compilation (JAX), a short last batch is padded (repeating its
+            # channels) to a power of two: a handful of sizes, not one per image.
+            padded = np.resize(idx, min(self.batch_size, 1 << (len(idx) - 1).bit_length())) if pad else idx
             probs[idx] = masked_probs(x, acts[..., padded], zh, zw)[: len(idx)]
         return probs
 
