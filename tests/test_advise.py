@@ -66,6 +66,7 @@ def test_activation_scores_do_not_depend_on_the_class(tiny):
     exp = ADVISE(loaded)
     a, b = exp.explain_candidates(x[:1], [[0, 3]])[0]
     np.testing.assert_array_equal(a.arrays["unit_scores"], b.arrays["unit_scores"])
+    assert 0 < a.info["kde_s"] <= a.seconds  # the one KDE is part of the first target's (cold) cost
     grads = ADVISE(loaded, relevance_source="gradients")
     assert _groups(grads, x[:1], [0])[0].arrays["unit_scores"].shape == a.arrays["unit_scores"].shape
 

@@ -25,6 +25,8 @@ themselves, which keeps the number and sizes of the groups but not which units f
 
 from __future__ import annotations
 
+import time
+
 import numpy as np
 
 from ..errors import UserError
@@ -74,19 +76,20 @@ class ADVISE(Explainer):
     # ---------------------------------------------------------------- the two hooks
     def prepare(self, images):
         """The explained layer's activations and, for activation scores, every unit's score (one KDE per
-        image, shared by the targets)."""
+        image, shared by the targets) with the KDE's seconds per image."""
         acts = self.model.feature_map(self.model.preprocess(images))
         if self.relevance_source != "activations":
             return acts, None
-        return acts, [self.unit_scores(a) for a in acts]
+        return acts, [self.timed_unit_scores(a) for a in acts]
 
     def explain_target(self, images, targets, prepared):
-        acts, scores = prepared
+        acts, scored = prepared
         _, grads = self.model.class_gradients(acts, targets, self.score)
         acts, grads = np.asarray(acts, np.float64), np.asarray(grads, np.float64)
-        if scores is None:
-            scores = [self.unit_scores(g) for g in grads]
-        return [self.groups(a, g, s, int(t)) for a, g, s, t in zip(acts, grads, scores, targets, strict=True)]
+        if scored is None:
+            scored = [self.timed_unit_scores(g) for g in grads]
+        return [self.groups(a, g, s, int(t), kde_s)
+                for a, g, (s, kde_s), t in zip(acts, grads, scored, targets, strict=True)]
 
     def select(self, explanations, scorer=None):
         return self.selection(explanations, scorer, self.candidate_key)
@@ -102,11 +105,19 @@ class ADVISE(Explainer):
         """Peak count of every unit; ``samples_hwc`` is one image's (h, w, C) activations or gradients."""
         return unit_scores(samples_hwc, self.grouping, self.seed, self.last_g_quirk, self.kde_arithmetic)
 
-    def groups(self, a: np.ndarray, g: np.ndarray, scores: np.ndarray, target: int) -> Explanation:
+    def timed_unit_scores(self, samples_hwc: np.ndarray) -> tuple[np.ndarray, float]:
+        """:meth:`unit_scores` and its wall seconds (the KDE's share of ADVISE's time, ``kde_s`` in a row)."""
+        start = time.perf_counter()
+        scores = self.unit_scores(samples_hwc)
+        return scores, time.perf_counter() - start
+
+    def groups(self, a: np.ndarray, g: np.ndarray, scores: np.ndarray, target: int,
+               kde_s: float = float("nan")) -> Explanation:
         """One candidate map per group of units with equal score (empty groups skipped)."""
         weighted = a * g.mean(axis=(0, 1))  # Grad-CAM's terms alpha_k A^k, (h, w, C)
         candidates, low = group_maps(weighted, scores, self.relu, self.candidate_key)
         size = self.model.input_size
         maps = finalize_maps(low, size) if len(low) else np.zeros((0, size, size), np.float32)
-        info = {"peak_min": int(scores.min()), "peak_max": int(scores.max()), "groups": len(candidates)}
+        info = {"peak_min": int(scores.min()), "peak_max": int(scores.max()), "groups": len(candidates),
+                "kde_s": kde_s}
         return Explanation(target, maps, candidates, info, {"unit_scores": scores.astype(np.int16)})
