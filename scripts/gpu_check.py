@@ -1,121 +1,224 @@
-"""GPU check: the same methods on GPU and on CPU must give the same maps and metrics; time both.
+"""GPU check on a machine with JAX or PyTorch (no TensorFlow needed): the same maps and metrics on GPU and
+CPU, then every method's time per image on the GPU for the paper's four architectures, beside the paper's.
 
-1. Maps: MobileNetV2 (shared real weights), 4 images, every method for the top-1 and top-2 class, computed
-   with TensorFlow placed on the GPU and on the CPU in one process. Tolerance: max |map difference|
-   <= 1e-3 for the CAM methods (float32 kernels differ between cuDNN and oneDNN); LIME's binary
-   top-5 map must agree on >= 99% of pixels (a near-tie of two superpixel weights may swap one).
-2. Runs: ``advise-bench run --config configs/ci.toml --limit 20`` once with ``--device gpu`` and once with
-   ``--device cpu``. Per (image, method): |difference| of AD, SSIM, FSIM, MSE and AVX <= 0.02 for at least
-   95% of rows (the reference's binary mask flips pixels whose map value is within float error of 0.5).
-   Prints s/image per method on both devices (time_s + time_top2_s).
+1. Is a GPU visible to the backend? If not: one line, exit 2.
+2. GPU against CPU (``scripts/backend_probe.py``, one process per device, on the same backend): the CI
+   preset's model and settings (MobileNetV2, real weights, Faster-Score-CAM on 64 channels, LIME 200
+   samples) on ``--compare-images`` images, every method, top-1 and top-2, with the probe's tolerances
+   (CAM maps 1e-4; LIME superpixels equal and >= 99% equal map pixels; ADVISE >= 99% equal peak counts and
+   the same selected group; metrics 1e-3).
+3. Timing: ``advise-bench run --weights random --device gpu`` with the paper's settings (all six methods,
+   full Score-CAM, LIME 1,000 samples) on ``--time-images`` images per architecture (VGG16, ResNet50,
+   Xception, AlexNet: random weights, which are fine for timing), then ``report`` (Table I's GPU column).
+   Prints s/image per method (``time_s``: the top-1 map, cold, as Table I) beside the paper's GPU column,
+   ADVISE / Grad-CAM on both, and the KDE's share of ADVISE's time (the KDE stays NumPy on the CPU).
 
-Exit status: 0 all checks pass, 1 a check failed, 2 no GPU visible.
-Usage: python scripts/gpu_check.py [--images 20] [--out DIR] [--devices gpu,cpu]
+The whole check keeps within ``--budget`` seconds (default 450): each step gets what is left, and a run cut
+short reports the images it finished. ``--prepare DIR`` (run here, where the registry is reachable, by
+``gpu_check.sh --prepare``) stages what the GPU machine lacks: wheels of keras, namex, optree, lime and this
+package, and a small copy of the shared weights and images.
+
+Exit status: 0 every comparison passes, 1 one failed, 2 no GPU visible.
+Usage: bash scripts/gpu_check.sh [--compare-images 20] [--time-images 20] [--budget 450]
 """
 
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
+import time
 from pathlib import Path
 
 import numpy as np
-import pandas as pd
 
 ROOT = Path(__file__).resolve().parent.parent
-METRICS = ["AD", "SSIM", "FSIM", "MSE", "AVX"]
-MAP_TOL, LIME_AGREE, METRIC_TOL, ROW_SHARE = 1e-3, 0.99, 0.02, 0.95
+sys.path.insert(0, str(ROOT / "scripts"))
+ARCHITECTURES = ("vgg16", "resnet50", "xception", "alexnet")
+COMPARE = {"model": "mobilenet_v2", "scorecam_max_n": 64, "lime_samples": 200}  # configs/ci.toml's settings
+WHEELS = ("keras", "namex", "optree")  # pure-Python or manylinux wheels for the GPU machine's Python
+PLATFORMS = ("manylinux_2_28_x86_64", "manylinux_2_27_x86_64", "manylinux_2_17_x86_64", "manylinux2014_x86_64")
 
 
-def visible_gpus() -> int:
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-    from advise_bench._tf import import_tensorflow_quietly
+class Budget:
+    def __init__(self, seconds: float):
+        self.end = time.monotonic() + seconds
 
-    return len(import_tensorflow_quietly().config.list_physical_devices("GPU"))
+    def left(self) -> float:
+        return self.end - time.monotonic()
 
 
-def compare_maps(devices: list[str]) -> bool:
-    import tensorflow as tf
+def default_backend() -> str:
+    """KERAS_BACKEND, else the first of JAX, PyTorch, TensorFlow that is installed."""
+    if os.environ.get("KERAS_BACKEND"):
+        return os.environ["KERAS_BACKEND"]
+    return next((b for b in ("jax", "torch", "tensorflow") if importlib.util.find_spec(b)), "tensorflow")
 
-    from advise_bench.data import load_image, resolve_source
-    from advise_bench.explainers import METHOD_NAMES, get_explainer
-    from advise_bench.models.zoo import load_model
 
-    _, records = resolve_source("auto")
-    x = np.stack([load_image(r.path, 224) for r in records[:4]])
-    models = []
-    for device in devices:  # one model per device: its compiled functions are traced under that device
-        with tf.device(f"/{device.upper()}:0"):
-            models.append(load_model("mobilenet_v2"))
-    targets = np.argsort(-models[-1].predict(x), axis=1)[:, :2]
-    options = {"scorecam": {"max_n": 64}, "lime": {"num_samples": 200}, "advise": {"selection": "max-peaks"}}
+def child_env(backend: str, device: str) -> dict:
+    env = {**os.environ, "KERAS_BACKEND": backend, "TQDM_DISABLE": "1",
+           "PYTHONPATH": os.pathsep.join(p for p in (str(ROOT), os.environ.get("PYTHONPATH", "")) if p)}
+    if device == "cpu":  # the CPU side of the comparison: the backend must not see the GPU at all
+        env.update({"CUDA_VISIBLE_DEVICES": "-1", "JAX_PLATFORMS": "cpu"})
+    return env
+
+
+def gpu_visible(backend: str, device: str) -> tuple[bool, str]:
+    code = f"from advise_bench.backend import select_device, device_name; select_device({device!r}); " \
+           f"print(device_name({device!r}))"
+    res = subprocess.run([sys.executable, "-c", code], env=child_env(backend, "gpu"), capture_output=True, text=True)
+    last = (res.stdout or res.stderr).strip().splitlines()
+    return res.returncode == 0, last[-1] if last else ""
+
+
+# ------------------------------------------------------------------------------------------- 2. comparison
+def compare_devices(backend: str, devices: list[str], images: int, budget: Budget, out: Path) -> bool | None:
+    from backend_probe import compare
+
+    probes = []
+    for device in devices:
+        path = out / f"probe-{device}-{len(probes)}.npz"
+        cmd = [sys.executable, str(ROOT / "scripts" / "backend_probe.py"), str(path), "--device", device,
+               "--model", COMPARE["model"], "--images", str(images),
+               "--scorecam-max-n", str(COMPARE["scorecam_max_n"]), "--lime-samples", str(COMPARE["lime_samples"])]
+        start = time.monotonic()
+        try:
+            res = subprocess.run(cmd, env=child_env(backend, device), capture_output=True, text=True,
+                                 timeout=max(1.0, budget.left() * 0.4))
+        except subprocess.TimeoutExpired:
+            print(f"  {device}: not finished within the budget; comparison skipped")
+            return None
+        if res.returncode != 0:
+            print(f"  {device}: failed: {(res.stderr.strip().splitlines() or ['?'])[-1]}")
+            return False
+        probes.append(dict(np.load(path)))
+        print(f"  {device}: {images} images, every method, both maps: {time.monotonic() - start:.0f} s")
     ok = True
-    print(f"maps, {len(x)} images x 2 targets, {devices[0]} vs {devices[1]}:")
-    for method in METHOD_NAMES:
-        maps = []
-        for device, loaded in zip(devices, models, strict=True):
-            with tf.device(f"/{device.upper()}:0"):
-                maps.append(get_explainer(method, loaded, **options.get(method, {}))(x, targets))
-        if method == "lime":
-            agree = float(np.mean(maps[0] == maps[1]))
-            passed = agree >= LIME_AGREE
-            print(f"  {method:10s} pixels equal {agree:.4f} (need >= {LIME_AGREE}) {'ok' if passed else 'FAIL'}")
-        else:
-            diff = float(np.abs(maps[0] - maps[1]).max())
-            passed = diff <= MAP_TOL
-            print(f"  {method:10s} max |diff| {diff:.2e} (need <= {MAP_TOL:g}) {'ok' if passed else 'FAIL'}")
+    for name, passed, measured in compare(*probes):
+        print(f"  {name:58s} {measured:>9s}  {'ok' if passed else 'FAIL'}")
         ok &= passed
     return ok
 
 
-def run_preset(device: str, images: int, out: Path) -> pd.DataFrame:
-    device_flag = "cpu" if device == "cpu" else "gpu"
-    cmd = [sys.executable, "-m", "advise_bench.cli", "run", "--config", str(ROOT / "configs" / "ci.toml"),
-           "--limit", str(images), "--device", device_flag, "--out", str(out), "--quiet"]
-    subprocess.run(cmd, check=True, cwd=ROOT)
-    frames = [pd.read_csv(p, dtype={"image_id": str}) for p in out.glob("*/*.csv")
-              if not p.name.startswith(("advise_groups", "table"))]
-    return pd.concat(frames)
+# ------------------------------------------------------------------------------------------- 3. timing
+def time_architectures(backend: str, device: str, images: int, architectures, budget: Budget, out: Path) -> None:
+
+    for i, arch in enumerate(architectures):
+        seconds = budget.left() / (len(architectures) - i) - 5
+        if seconds < 30:
+            print(f"  {arch}: skipped (budget spent)")
+            continue
+        cmd = [sys.executable, "-m", "advise_bench.cli", "run", "--model", arch, "--weights", "random",
+               "--limit", str(images), "--device", device, "--out", str(out), "--quiet"]
+        start = time.monotonic()
+        try:
+            subprocess.run(cmd, env=child_env(backend, device), capture_output=True, text=True, timeout=seconds,
+                           cwd=ROOT)
+            note = ""
+        except subprocess.TimeoutExpired:
+            note = f" (stopped at the budget's {seconds:.0f} s; the images finished are reported)"
+        print(f"  {arch}: {time.monotonic() - start:.0f} s wall{note}")
+    if not list(out.glob("*/*.csv")):
+        print("  no timing rows")
+        return
+    subprocess.run([sys.executable, "-m", "advise_bench.cli", "report", str(out), "--bootstrap-resamples", "1000"],
+                   env=child_env(backend, device), capture_output=True, text=True, cwd=ROOT)
+    from advise_bench.report.table import load_rows, paper_table
+
+    rows = load_rows(out)
+    rows = rows[rows["status"] == "ok"]
+    paper = paper_table().set_index(["architecture", "method"])
+    from advise_bench.explainers import display_name
+
+    print(f"\n  s/image on {device} (time_s: top-1 map, cold; mean over the images), the paper's GPU column beside:")
+    print(f"  {'architecture':26s} {'method':11s} {'n':>3s} {'ours s':>8s} {'paper s':>8s}")
+    for (model, method), g in rows.groupby(["model", "method"], sort=True):
+        name = display_name(method)
+        base = model.split(" (")[0]
+        theirs = paper["time_gpu_s"].get((base, name), np.nan)
+        print(f"  {model:26s} {name:11s} {len(g):3d} {g['time_s'].astype(float).mean():8.3f} {theirs:8.3f}")
+    print(f"\n  {'architecture':26s} {'ADVISE/Grad-CAM ours':>21s} {'paper':>7s} {'KDE share of ADVISE':>20s}")
+    for model, g in rows.groupby("model", sort=True):
+        t = g.groupby("method")["time_s"].mean()
+        base = model.split(" (")[0]
+        advise = g[g["method"] == "advise"]
+        share = advise["kde_s"].astype(float).mean() / advise["time_s"].astype(float).mean() \
+            if "kde_s" in advise and len(advise) else np.nan
+        ratio = t.get("advise", np.nan) / t.get("gradcam", np.nan)
+        paper_ratio = paper["time_gpu_s"].get((base, "ADVISE"), np.nan) / paper["time_gpu_s"].get((base, "Grad-CAM"),
+                                                                                                    np.nan)
+        print(f"  {model:26s} {ratio:21.2f} {paper_ratio:7.2f} {share:20.0%}")
+    print(f"\n  Table I with the GPU column: {out / 'table1.md'}")
 
 
-def compare_runs(devices: list[str], images: int, out: Path) -> bool:
-    rows = {d: run_preset(d, images, out / f"{d}-{i}") for i, d in enumerate(devices)}
-    a, b = (rows[d].set_index(["method", "image_id"]).sort_index() for d in devices)
-    ok_a, ok_b = a[a["status"] == "ok"], b[b["status"] == "ok"]
-    common = ok_a.index.intersection(ok_b.index)
-    close = (ok_a.loc[common, METRICS] - ok_b.loc[common, METRICS]).abs().le(METRIC_TOL).all(axis=1)
-    print(f"\nruns: configs/ci.toml, {images} images, {devices[0]} vs {devices[1]}")
-    table = pd.DataFrame({
-        "rows": close.groupby(level="method").size(),
-        f"share |dmetric| <= {METRIC_TOL}": close.groupby(level="method").mean(),
-        f"{devices[0]} s/img": (ok_a["time_s"] + ok_a["time_top2_s"]).groupby(level="method").mean(),
-        f"{devices[1]} s/img": (ok_b["time_s"] + ok_b["time_top2_s"]).groupby(level="method").mean(),
-    })
-    print(table.to_string(float_format=lambda v: f"{v:.3f}"))
-    errors = int((a["status"] != "ok").sum() + (b["status"] != "ok").sum())
-    passed = bool((table.iloc[:, 1] >= ROW_SHARE).all()) and errors == 0 and len(common) == len(a)
-    print(f"error rows: {errors}; verdict: {'ok' if passed else 'FAIL'} (need >= {ROW_SHARE:.0%} of rows per method)")
-    return passed
+# ------------------------------------------------------------------------------------------- --prepare
+def prepare(stage: Path) -> int:
+    """Here: wheels and a small copy of the shared assets for the GPU machine (``gpu_check.sh --prepare``)."""
+    from importlib import metadata
+
+    from advise_bench.paths import shared_path
+
+    wheels = stage / "wheels"
+    shutil.rmtree(stage, ignore_errors=True)
+    wheels.mkdir(parents=True)
+    pins = [f"{name}=={metadata.version(name)}" for name in WHEELS]
+    platforms = [a for p in PLATFORMS for a in ("--platform", p)]
+    pip = [sys.executable, "-m", "pip", "-q"]
+    subprocess.run([*pip, "download", "--no-deps", "--only-binary=:all:", "--python-version", "3.12",
+                    "--implementation", "cp", *platforms, "-d", str(wheels), *pins], check=True)
+    subprocess.run([*pip, "wheel", "--no-deps", "-w", str(wheels), f"lime=={metadata.version('lime')}", str(ROOT)],
+                   check=True)
+    manifest = shared_path("ilsvrc3000", "manifest.csv")
+    if manifest is not None:
+        lines = manifest.read_text().splitlines()[:25]  # the header and the first 24 images
+        (stage / "shared" / "ilsvrc3000" / "images").mkdir(parents=True)
+        (stage / "shared" / "ilsvrc3000" / "manifest.csv").write_text("\n".join(lines) + "\n")
+        for line in lines[1:]:
+            name = line.split(",")[0]
+            shutil.copy(manifest.parent / name, stage / "shared" / "ilsvrc3000" / name)
+    models = shared_path("models")
+    if models is not None:
+        shutil.copytree(models, stage / "shared" / "models", ignore=shutil.ignore_patterns("*.md"))
+    size = sum(p.stat().st_size for p in stage.rglob("*") if p.is_file()) / 2**20
+    print(f"staged {len(list(wheels.glob('*.whl')))} wheels and the shared assets in {stage}: {size:.1f} MiB "
+          f"(carry it to the GPU machine and run bash scripts/gpu_check.sh there)")
+    return 0
 
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--images", type=int, default=20)
-    ap.add_argument("--out", type=Path)
-    ap.add_argument("--devices", default="gpu,cpu", help="two devices to compare (cpu,cpu: a dry run without GPU)")
+    ap.add_argument("--backend", default=None, help="jax | torch | tensorflow (default: KERAS_BACKEND, else installed)")
+    ap.add_argument("--compare-images", type=int, default=20)
+    ap.add_argument("--time-images", type=int, default=20)
+    ap.add_argument("--architectures", default=",".join(ARCHITECTURES))
+    ap.add_argument("--budget", type=float, default=450, help="seconds for the whole check")
+    ap.add_argument("--devices", default="gpu,cpu", help="the pair compared; cpu,cpu is a dry run without a GPU")
+    ap.add_argument("--out", type=Path, help="keep the probes and the timing results here")
+    ap.add_argument("--prepare", type=Path, metavar="DIR", help=argparse.SUPPRESS)
     args = ap.parse_args()
+    if args.prepare:
+        return prepare(args.prepare)
+    budget = Budget(args.budget)
+    backend = args.backend or default_backend()
     devices = args.devices.split(",")
-    if "gpu" in devices and visible_gpus() == 0:
-        print("gpu_check: no GPU visible to TensorFlow; nothing to check")
+    seen, name = gpu_visible(backend, devices[0])
+    if not seen:
+        print(f"gpu_check: no GPU visible to the {backend} backend ({name}); nothing to check")
         return 2
-    maps_ok = compare_maps(devices)
-    with tempfile.TemporaryDirectory() as tmp:
-        runs_ok = compare_runs(devices, args.images, args.out or Path(tmp))
-    print(f"\ngpu_check: {'PASS' if maps_ok and runs_ok else 'FAIL'}")
-    return 0 if maps_ok and runs_ok else 1
+    print(f"gpu_check: {backend} backend, {devices[0]} = {name}; budget {args.budget:.0f} s")
+    out = args.out or Path(tempfile.mkdtemp(prefix="gpu_check-"))
+    out.mkdir(parents=True, exist_ok=True)
+    print(f"\n1. {devices[0]} against {devices[1]}: {COMPARE['model']}, CI preset settings, {args.compare_images} images")
+    compared = compare_devices(backend, devices, args.compare_images, budget, out)
+    print(f"\n2. timing on {devices[0]}: paper settings, random weights, {args.time_images} images per architecture")
+    time_architectures(backend, devices[0], args.time_images, args.architectures.split(","), budget, out / "timing")
+    verdict = {True: "PASS", False: "FAIL", None: "INCOMPLETE (comparison not finished)"}[compared]
+    print(f"\ngpu_check: {verdict}; {max(0.0, budget.left()):.0f} s of the budget left")
+    return 0 if compared else 1
 
 
 if __name__ == "__main__":

@@ -87,3 +87,11 @@ def test_backend_choice_errors_are_one_line(tmp_path):
     res = subprocess.run([sys.executable, "-m", "advise_bench.cli", "models"], env=_env("theano"),
                          capture_output=True, text=True, timeout=120)
     assert res.returncode == 2 and res.stderr.strip() == "error: KERAS_BACKEND='theano': choose one of tensorflow, jax, torch"
+
+
+def test_gpu_check_without_a_gpu_says_so_in_one_line_and_exits_2():
+    res = subprocess.run(["bash", str(ROOT / "scripts" / "gpu_check.sh"), "--backend", "tensorflow", "--budget", "60"],
+                         env={**_env("tensorflow"), "PYTHON": sys.executable}, capture_output=True, text=True,
+                         timeout=300)
+    assert res.returncode == 2, res.stdout + res.stderr
+    assert res.stdout.strip().count("\n") == 0 and "no GPU visible to the tensorflow backend" in res.stdout
