@@ -38,9 +38,8 @@ def measure(model_name: str, n: int) -> dict:
     loaded, x, _ = model_images_targets(model_name, n)
     targets = np.argsort(-loaded.predict(x), axis=1)[:, :2]
     f1, f32, f100 = (forward_seconds(loaded, x, b) for b in (1, 32, 100))
-    gradient = backend.current().class_gradient_fn(loaded.network("probability"))  # input -> scores: fwd + bwd
     inputs = loaded.preprocess(x)
-    fwd_bwd = median_seconds(lambda i: gradient(inputs[i:i + 1], targets[i:i + 1, 0]), list(range(n)))
+    fwd_bwd = median_seconds(lambda i: loaded.input_gradients(inputs[i:i + 1], targets[i:i + 1, 0]), list(range(n)))
     quickshift = quickshift_seconds(x)
     out = {"backend": backend.name(), "forward_1": f1, "forward_32": f32, "fwd_bwd": fwd_bwd, "methods": {}}
     for method in METHODS:

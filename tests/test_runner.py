@@ -18,7 +18,7 @@ pytestmark = pytest.mark.slow
 
 FAST = {"lime_samples": 60, "scorecam_max_n": 16}
 MODEL = "mobilenet"  # MobileNet 0.25: real weights, and the cheapest to load and trace
-TIME_COLS = ["time_s", "time_top2_s"]
+TIME_COLS = ["time_s", "time_top2_s", "kde_s"]  # wall times differ from run to run
 
 
 @pytest.fixture(scope="module")

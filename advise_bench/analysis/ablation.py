@@ -112,9 +112,9 @@ def ablate(
 
 def forms_cam_with_relu(method: str) -> bool:
     """Whether the method takes the ReLU option of map formation (CAM methods and ADVISE; not LIME)."""
-    from ..explainers import EXPLAINERS
+    from ..explainers.base import method_class
 
-    return "relu" in EXPLAINERS[method].config_options
+    return "relu" in method_class(method).config_options
 
 
 def load_rows_or_empty(folder: Path) -> pd.DataFrame:

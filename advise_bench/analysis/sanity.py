@@ -317,10 +317,10 @@ def sanity(
 
 
 def _settings(loaded, config, series, layer_steps, seed) -> dict:
-    from ..explainers import EXPLAINERS
+    from ..explainers.base import method_class
 
     methods = dict.fromkeys(s.method for s in series)
-    options = {m: {attr: getattr(config, attr) for attr in EXPLAINERS[m].config_options if attr != "advise_selection"}
+    options = {m: {attr: getattr(config, attr) for attr in method_class(m).config_options if attr != "advise_selection"}
                for m in methods}
     return {"model": loaded.name, "weights": loaded.weights_source, "seed": seed, "protocol": config.protocol,
             "cascade": [{"step": k, "randomized": step_label(layers), "layers": layers}

@@ -159,6 +159,12 @@ class LoadedModel:
         fn = self.compiled(("class_gradients", score), lambda: backend.current().class_gradient_fn(self.head(score)))
         return fn(acts, targets)
 
+    def input_gradients(self, inputs, targets, score: str = "probability") -> tuple[np.ndarray, np.ndarray]:
+        """Each image's score of its target class and its gradient with respect to the *preprocessed* input
+        (N, S, S, 3): one forward and one backward pass of the whole network, on any backend."""
+        fn = self.compiled(("input_gradients", score), lambda: backend.current().class_gradient_fn(self.network(score)))
+        return fn(inputs, targets)
+
     def compiled(self, key: Hashable, make: Callable[[], Callable]) -> Callable:
         """``make()``'s function (compiled over this model), made once per key and kept with the model."""
         if key not in self._functions:

@@ -20,30 +20,12 @@ class GradientTimesInput(Explainer):
 
     def __init__(self, model, score: str = "probability"):
         super().__init__(model)
+        model.network(score)  # checks the name: "probability" (softmax) or "logit"
         self.score = score
-        self.network = model.network(score)  # the Keras model to differentiate (softmax or logits)
 
     # prepare() is the base class's: the preprocessed images, shared by every target of a call.
     def explain_target(self, images, targets, prepared):
-        saliency = np.abs((prepared * self.input_gradients(prepared, targets)).sum(axis=-1))
+        # The model's compiled forward and backward pass, on whichever Keras backend runs.
+        _, gradients = self.model.input_gradients(prepared, targets, self.score)
+        saliency = np.abs((prepared * gradients).sum(axis=-1))
         return [Explanation(int(t), m[None]) for t, m in zip(targets, rescale01(saliency), strict=True)]
-
-    def input_gradients(self, inputs: np.ndarray, targets: np.ndarray) -> np.ndarray:
-        """d s_target / d inputs, (N, S, S, 3)."""
-        import tensorflow as tf
-
-        def make():
-            network = self.network
-
-            @tf.function(reduce_retracing=True)
-            def gradients(x, t):
-                with tf.GradientTape() as tape:
-                    tape.watch(x)
-                    score = tf.gather(network(x, training=False), t, axis=1, batch_dims=1)
-                return tape.gradient(score, x)
-
-            return gradients
-
-        # Kept with the model, so building this method again on the same model does not trace again.
-        gradients = self.model.compiled(("gradxinput", self.score), make)
-        return gradients(tf.constant(inputs, tf.float32), tf.constant(targets, tf.int32)).numpy()
