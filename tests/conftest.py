@@ -106,3 +106,13 @@ def _numpy_grads(r, p, w, t):
 def tiny_cnn():
     """The tiny CNN (``build(seed)``) with an independent NumPy forward pass and softmax gradients."""
     return SimpleNamespace(build=_tiny_cnn, forward=_numpy_forward, grads=_numpy_grads)
+
+
+@pytest.fixture(scope="module")
+def tiny_case(tiny_cnn):
+    """The tiny CNN (seed 3) explaining ``feat_relu``, and two positive 12x12 images: ADVISE's and the
+    grouped CAMs' hand-checked case."""
+    from advise_bench.models.zoo import LoadedModel
+
+    loaded = LoadedModel("tiny", tiny_cnn.build(seed=3), "feat_relu", 12, "none", "random")
+    return loaded, np.random.default_rng(5).uniform(0, 2, (2, 12, 12, 3)).astype(np.float32)

@@ -12,14 +12,6 @@ from advise_bench.explainers.selection import SELECTIONS
 from advise_bench.models.zoo import LoadedModel
 
 
-@pytest.fixture(scope="module")
-def tiny(tiny_cnn):
-    model = tiny_cnn.build(seed=3)
-    loaded = LoadedModel("tiny", model, "feat_relu", 12, "none", "random")
-    x = np.random.default_rng(5).uniform(0, 2, (2, 12, 12, 3)).astype(np.float32)
-    return loaded, x
-
-
 def _groups(exp, x, targets) -> list[Explanation]:
     """ADVISE's full output (every group map) for one target per image."""
     return [row[0] for row in exp.explain_candidates(x, targets)]
@@ -41,10 +33,10 @@ def _expected_groups(tiny_cnn, loaded, x, target, source="activations"):
 
 
 @pytest.mark.parametrize("source", ["activations", "gradients"])
-def test_groups_match_numpy(tiny, tiny_cnn, source):
+def test_groups_match_numpy(tiny_case, tiny_cnn, source):
     from advise_bench.explainers.base import upsample_bicubic
 
-    loaded, x = tiny
+    loaded, x = tiny_case
     exp = ADVISE(loaded, relevance_source=source)
     for target in (0, 4):
         res = _groups(exp, x[:1], [target])[0]
@@ -61,8 +53,8 @@ def test_groups_match_numpy(tiny, tiny_cnn, source):
         assert res.maps.shape == (len(expected), 12, 12) and res.maps.max() <= 1 and res.maps.min() >= 0
 
 
-def test_activation_scores_do_not_depend_on_the_class(tiny):
-    loaded, x = tiny
+def test_activation_scores_do_not_depend_on_the_class(tiny_case):
+    loaded, x = tiny_case
     exp = ADVISE(loaded)
     a, b = exp.explain_candidates(x[:1], [[0, 3]])[0]
     np.testing.assert_array_equal(a.arrays["unit_scores"], b.arrays["unit_scores"])
@@ -71,12 +63,12 @@ def test_activation_scores_do_not_depend_on_the_class(tiny):
     assert _groups(grads, x[:1], [0])[0].arrays["unit_scores"].shape == a.arrays["unit_scores"].shape
 
 
-def test_one_kde_per_image_and_none_left_over_from_earlier_calls(tiny, monkeypatch):
+def test_one_kde_per_image_and_none_left_over_from_earlier_calls(tiny_case, monkeypatch):
     """Activation scores are computed once per image per call (shared by its targets) and never cached
     across calls, so a warm-up call cannot make the first timed image cheaper."""
     import advise_bench.explainers.grouping as grouping_module
 
-    loaded, x = tiny
+    loaded, x = tiny_case
     calls = []
     real = grouping_module.unit_peak_counts
     monkeypatch.setattr(grouping_module, "unit_peak_counts", lambda *a, **k: calls.append(1) or real(*a, **k))
@@ -87,8 +79,8 @@ def test_one_kde_per_image_and_none_left_over_from_earlier_calls(tiny, monkeypat
     assert len(calls) == 3  # two images, two targets each: one KDE per image
 
 
-def test_selection_rules(tiny):
-    loaded, x = tiny
+def test_selection_rules(tiny_case):
+    loaded, x = tiny_case
     res = _groups(ADVISE(loaded), x[:1], [1])[0]
     peaks = [c["peaks"] for c in res.candidates]
     top = ADVISE(loaded, selection="max-peaks")(x[:1], [1])[0]
@@ -146,8 +138,8 @@ def test_max_peaks_all_and_empty_selections_on_hand_built_candidates():
     assert sel.info["selection"] == "none" and sel.maps.shape == (2, 4, 4) and sel.maps.max() == 0
 
 
-def test_random_grouping_keeps_group_sizes_but_not_membership(tiny):
-    loaded, x = tiny
+def test_random_grouping_keeps_group_sizes_but_not_membership(tiny_case):
+    loaded, x = tiny_case
     kde = _groups(ADVISE(loaded), x[:1], [1])[0].arrays["unit_scores"]
     rnd = _groups(ADVISE(loaded, grouping="random", seed=1), x[:1], [1])[0].arrays["unit_scores"]
     again = _groups(ADVISE(loaded, grouping="random", seed=1), x[:1], [1])[0].arrays["unit_scores"]
@@ -157,10 +149,10 @@ def test_random_grouping_keeps_group_sizes_but_not_membership(tiny):
                                   .arrays["unit_scores"]) for s in range(1, 6))
 
 
-def test_without_relu_keeps_negative_evidence(tiny):
+def test_without_relu_keeps_negative_evidence(tiny_case):
     from advise_bench.explainers.base import finalize_maps
 
-    loaded, x = tiny
+    loaded, x = tiny_case
     with_relu = ADVISE(loaded, selection="max-peaks")
     no_relu = ADVISE(loaded, relu=False, selection="max-peaks")
     acts, grads = with_relu.gradients(x[:1], np.array([2]))
@@ -187,9 +179,9 @@ def test_real_mobilenet_v2_peak_range(mobilenet_v2_real, ilsvrc_images):
         assert len(res.maps) >= 1 and sum(c["units"] for c in res.candidates) <= 1280
 
 
-def test_kde_arithmetic_does_not_change_advise(tiny):
+def test_kde_arithmetic_does_not_change_advise(tiny_case):
     """The KDE's fast and reference arithmetics give the same unit scores, hence the same maps."""
-    loaded, x = tiny
+    loaded, x = tiny_case
     fast = _groups(ADVISE(loaded, kde_arithmetic="fast"), x, [1, 2])
     ref = _groups(ADVISE(loaded, kde_arithmetic="reference"), x, [1, 2])
     for f, r in zip(fast, ref, strict=True):

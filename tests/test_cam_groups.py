@@ -8,17 +8,8 @@ from advise_bench.errors import UserError
 from advise_bench.explainers import get_explainer
 from advise_bench.explainers.base import finalize_maps
 from advise_bench.explainers.kde import unit_peak_counts
-from advise_bench.models.zoo import LoadedModel
 
 CAMS = ("gradcam", "gradcam++", "layercam", "scorecam")
-
-
-@pytest.fixture(scope="module")
-def tiny(tiny_cnn):
-    model = tiny_cnn.build(seed=3)
-    loaded = LoadedModel("tiny", model, "feat_relu", 12, "none", "random")
-    x = np.random.default_rng(5).uniform(0, 2, (2, 12, 12, 3)).astype(np.float32)
-    return loaded, x
 
 
 def _explanations(method, loaded, x, targets, **options):
@@ -26,8 +17,8 @@ def _explanations(method, loaded, x, targets, **options):
 
 
 @pytest.mark.parametrize("method", CAMS)
-def test_groups_have_advises_sizes_and_are_seeded(tiny, method):
-    loaded, x = tiny
+def test_groups_have_advises_sizes_and_are_seeded(tiny_case, method):
+    loaded, x = tiny_case
     explainer = get_explainer(method, loaded, groups="like-advise", seed=4)
     prepared = explainer.prepare(x)
     for acts, labels in zip(prepared.acts, prepared.labels, strict=True):
@@ -41,8 +32,8 @@ def test_groups_have_advises_sizes_and_are_seeded(tiny, method):
 
 
 @pytest.mark.parametrize("method", CAMS)
-def test_each_candidate_is_the_cam_of_its_channels(tiny, method):
-    loaded, x = tiny
+def test_each_candidate_is_the_cam_of_its_channels(tiny_case, method):
+    loaded, x = tiny_case
     explainer = get_explainer(method, loaded, groups="like-advise", seed=2)
     prepared = explainer.prepare(x)
     terms = explainer.channel_terms(prepared, np.array([1, 3]))
@@ -61,10 +52,10 @@ def test_each_candidate_is_the_cam_of_its_channels(tiny, method):
         np.testing.assert_allclose(whole, finalize_maps(np.maximum(terms[i].sum(-1), 0)[None], 12)[0], atol=1e-5)
 
 
-def test_gradcam_over_like_advise_groups_is_advise_with_random_grouping(tiny):
+def test_gradcam_over_like_advise_groups_is_advise_with_random_grouping(tiny_case):
     """Grad-CAM's terms are ADVISE's (alpha_k A^k), and both permute the same peak counts with the same
     seed: the two controls must give the same candidates and the same selected map."""
-    loaded, x = tiny
+    loaded, x = tiny_case
     targets = np.array([[1, 2], [4, 0]])
     cam = get_explainer("gradcam", loaded, groups="like-advise", seed=7)
     advise = get_explainer("advise", loaded, grouping="random", seed=7, selection="max-peaks")
@@ -75,8 +66,8 @@ def test_gradcam_over_like_advise_groups_is_advise_with_random_grouping(tiny):
             np.testing.assert_allclose(c.maps, a.maps, atol=1e-5)
 
 
-def test_the_oracle_keeps_the_best_avx_candidate_with_its_top2_counterpart(tiny):
-    loaded, x = tiny
+def test_the_oracle_keeps_the_best_avx_candidate_with_its_top2_counterpart(tiny_case):
+    loaded, x = tiny_case
     explainer = get_explainer("layercam", loaded, groups="like-advise", seed=1)
     top1, top2 = explainer.explain_candidates(x[:1], [[2, 0]])[0]
     assert len(top1.maps) >= 2, "the tiny case must offer a choice"
@@ -99,8 +90,8 @@ def test_the_oracle_keeps_the_best_avx_candidate_with_its_top2_counterpart(tiny)
         explainer.select([top1, top2], None)
 
 
-def test_bad_grouping_and_ungrouped_default(tiny):
-    loaded, x = tiny
+def test_bad_grouping_and_ungrouped_default(tiny_case):
+    loaded, x = tiny_case
     with pytest.raises(UserError, match="CAM grouping"):
         get_explainer("gradcam", loaded, groups="kde")
     plain = get_explainer("scorecam", loaded)
