@@ -41,8 +41,8 @@ from ..config import RunConfig
 from ..errors import UserError
 from ..metrics.core import STATUS_OK
 from ..report import stats
+from ..report.figure import save_figure
 from ..runner.run import run
-from .figures import save_figure
 
 DENSITIES = tuple(round(0.025 * k, 3) for k in range(1, 10))  # 0.025, 0.05, ..., 0.225
 METRIC_COLUMNS = ("AVX", "AD", "SSIM", "FSIM", "MSE")

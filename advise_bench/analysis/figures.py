@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import UserError
+from ..report.figure import save_figure
 
 MAX_COLUMNS = 5
 
@@ -88,20 +89,3 @@ def show(loaded, image_uint8: np.ndarray, methods, out_png, config=None) -> Path
     return save_figure(fig, out_png)
 
 
-_MARKERS = ("o", "s", "^", "D", "v", "P")
-
-
-def series_style(i: int) -> dict:
-    """Marker and line style of the i-th curve, so that overlapping curves stay distinguishable."""
-    return {"marker": _MARKERS[i % len(_MARKERS)], "ls": "-" if i % 2 == 0 else "--"}
-
-
-def save_figure(fig, path) -> Path:
-    """Write a matplotlib figure as PNG (creating the folder) and free it."""
-    import matplotlib.pyplot as plt
-
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
-    return path

@@ -67,7 +67,7 @@ import pandas as pd
 from ..errors import UserError
 from ..report import stats
 from ..report.compare import ALPHA
-from .figures import save_figure, series_style
+from ..report.figure import save_figure, series_style
 
 DEFAULT_STEPS = 7
 DEFAULT_CHUNK_SIZE = 8

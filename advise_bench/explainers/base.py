@@ -18,9 +18,11 @@ masked predictions of Score-CAM, LIME's perturbation sample, ADVISE's unit score
 :meth:`Explainer.explain_target`. The base class times both, so ``Explanation.seconds`` of the first
 target is the cold cost of one explanation and later targets carry only their own extra cost.
 
-CAM-style methods only implement :meth:`CAMExplainer.low_res_maps` (maps at the feature-layer resolution
-after ReLU); the shared :func:`finalize_maps` does what the reference does to every map: rescale to
-[0, 1], bicubic upsampling to the input size, then clip.
+CAM-style methods implement :meth:`CAMExplainer.channel_terms` (per-channel terms whose sum over channels
+is the map before ReLU; channel groups, ``--cam-groups``, then come for free) or only
+:meth:`CAMExplainer.low_res_maps` (maps at the feature-layer resolution after ReLU); the shared
+:func:`finalize_maps` does what the reference does to every map: rescale to [0, 1], bicubic upsampling to
+the input size, then clip.
 """
 
 from __future__ import annotations
@@ -34,15 +36,16 @@ import sys
 import time
 from abc import ABC, abstractmethod
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, ClassVar
 
 import numpy as np
 
 from ..errors import UserError, one_line
 from ..models.zoo import LoadedModel
+from .explanation import Explanation, Scorer, Selection, counterparts, rescale01
 from .grouping import group_maps, unit_scores
-from .selection import Scorer, Selection, counterparts, get_selection, rescale01
+from .selection import get_selection
 
 # --------------------------------------------------------------------------- the registry
 # Built-in methods register themselves on import; a method from outside the package is found when it is asked
@@ -291,25 +294,6 @@ def check_batch(images, targets, size: int) -> tuple[np.ndarray, np.ndarray]:
         raise UserError(f"need one target (or one row of targets) per image: {len(images)} images, "
                         f"targets of shape {targets.shape}")
     return images, targets
-
-
-# --------------------------------------------------------------------------- results
-
-
-@dataclass
-class Explanation:
-    """The explanation of one image for one target class."""
-
-    target: int
-    maps: np.ndarray  # (M, S, S) candidate maps in [0, 1]; M = 1 for ordinary methods, may be 0 for ADVISE
-    candidates: list[dict] = field(default_factory=list)  # metadata per candidate, e.g. {"peaks": 3, "units": 9}
-    info: dict = field(default_factory=dict)  # columns for the image's result row, e.g. the peak range
-    arrays: dict = field(default_factory=dict)  # per-image arrays worth keeping, e.g. every unit's score
-    seconds: float = float("nan")  # cost of this explanation (the first target of a call carries shared work)
-
-    def __post_init__(self):
-        if not self.candidates:
-            self.candidates = [{} for _ in range(len(self.maps))]
 
 
 # --------------------------------------------------------------------------- explainers

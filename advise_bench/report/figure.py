@@ -9,12 +9,13 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from ..analysis.figures import save_figure, series_style
 from ..explainers import display_name
 from ..metrics.core import METRICS
 from .table import UNTRAINED_NOTE, aggregate, method_order, table_metrics_of
 
 CONTROL_METRIC = "AVX"
+_MARKERS = ("o", "s", "^", "D", "v", "P")
+
 
 PANEL_COLUMNS = 3
 # Horizontal room the series of one method share, so that their error bars do not overlap.
@@ -102,3 +103,19 @@ def _plot_controls(ax, trained: pd.DataFrame, controls: dict[str, pd.DataFrame])
     ax.set_title(f"{CONTROL_METRIC} {METRICS[CONTROL_METRIC].arrow}: each method (filled) and its controls (hollow, "
                  "to its right); dotted: ADVISE")
     ax.grid(alpha=0.3, axis="y")
+
+
+def series_style(i: int) -> dict:
+    """Marker and line style of the i-th curve, so that overlapping curves stay distinguishable."""
+    return {"marker": _MARKERS[i % len(_MARKERS)], "ls": "-" if i % 2 == 0 else "--"}
+
+
+def save_figure(fig, path) -> Path:
+    """Write a matplotlib figure as PNG (creating the folder) and free it."""
+    import matplotlib.pyplot as plt
+
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+    return path
