@@ -166,11 +166,11 @@ def _fake_explainers():
 
 @pytest.fixture
 def tiny_check(tiny_cnn, monkeypatch):
-    from advise_bench.explainers import base
+    from advise_bench.explainers import registry
     from advise_bench.models.zoo import LoadedModel
 
     for name, cls in _fake_explainers().items():
-        monkeypatch.setitem(base.EXPLAINERS, name, cls)
+        monkeypatch.setitem(registry.EXPLAINERS, name, cls)
     loaded = LoadedModel("tiny", tiny_cnn.build(0), "feat_relu", 12, "none", "test")
     images = np.random.default_rng(0).integers(0, 256, (8, 12, 12, 3)).astype(np.uint8)
     ids = [f"im{i}" for i in range(len(images))]

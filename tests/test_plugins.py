@@ -14,7 +14,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-import advise_bench.explainers.base as registry
+import advise_bench.explainers.registry as registry
 from advise_bench.errors import UserError
 from advise_bench.explainers import EXPLAINERS, check_methods, display_name, list_methods, method_source
 

@@ -112,7 +112,7 @@ def ablate(
 
 def forms_cam_with_relu(method: str) -> bool:
     """Whether the method takes the ReLU option of map formation (CAM methods and ADVISE; not LIME)."""
-    from ..explainers.base import method_class
+    from ..explainers import method_class
 
     return "relu" in method_class(method).config_options
 

@@ -317,7 +317,7 @@ def sanity(
 
 
 def _settings(loaded, config, series, layer_steps, seed) -> dict:
-    from ..explainers.base import method_class
+    from ..explainers import method_class
 
     methods = dict.fromkeys(s.method for s in series)
     options = {m: {attr: getattr(config, attr) for attr in method_class(m).config_options if attr != "advise_selection"}

@@ -2,13 +2,12 @@
 and methods from outside the package (an entry point, or ``package.module:ClassName``)."""
 
 from . import advise, cam, lime, scorecam  # noqa: F401  (import registers the methods)
-from .base import (
+from .base import Explainer
+from .explanation import Explanation, Selection
+from .registry import (
     ENTRY_POINT_GROUP,
     EXPLAINERS,
     PLUGINS,
-    Explainer,
-    Explanation,
-    Selection,
     check_methods,
     display_name,
     explainer_from_config,

@@ -30,8 +30,9 @@ import time
 import numpy as np
 
 from ..errors import UserError
-from .base import Explainer, Explanation, finalize_maps, register
+from .base import Explainer, Explanation, finalize_maps
 from .grouping import GROUPINGS, group_maps, unit_scores
+from .registry import register
 from .selection import DEFAULT_SELECTION, SELECTIONS, get_selection
 
 RELEVANCE_SOURCES = ("activations", "gradients")

@@ -14,7 +14,8 @@ from abc import abstractmethod
 
 import numpy as np
 
-from .base import CAMExplainer, CAMInputs, register
+from .base import CAMExplainer, CAMInputs
+from .registry import register
 
 
 class GradientCAM(CAMExplainer):

@@ -24,7 +24,8 @@ import numpy as np
 
 from .. import backend
 from ..errors import UserError
-from .base import CAMExplainer, register
+from .base import CAMExplainer
+from .registry import register
 
 # tf-keras-vis normalises each mask with (x - min) / (max - min + keras epsilon).
 _EPSILON = 1e-7

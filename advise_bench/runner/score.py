@@ -170,7 +170,7 @@ class ScoreRun(Run):
 
 def check_name(name: str) -> None:
     """Scored maps need a name of their own: it is their rows' method and their CSV's file name."""
-    from ..explainers.base import METHOD_NAME, method_names
+    from ..explainers.registry import METHOD_NAME, method_names
 
     if not METHOD_NAME.fullmatch(name or ""):
         raise UserError(f"--name {name!r}: use letters, digits and _.+- only (it names the CSV)")
