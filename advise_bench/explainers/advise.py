@@ -30,7 +30,8 @@ import time
 import numpy as np
 
 from ..errors import UserError
-from .base import Explainer, Explanation, finalize_maps
+from .base import Explainer, finalize_maps
+from .explanation import Explanation
 from .grouping import GROUPINGS, group_maps, unit_scores
 from .registry import register
 from .selection import DEFAULT_SELECTION, SELECTIONS, get_selection

@@ -27,7 +27,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..errors import UserError
-from .base import Explainer, Explanation, rescale01
+from .base import Explainer
+from .explanation import Explanation, rescale01
 from .registry import register
 
 

@@ -280,7 +280,7 @@ class Run:
         }
 
     def _write_candidates(self, method, record, explanations, scorer, key) -> None:
-        from ..explainers.base import counterparts
+        from ..explainers.explanation import counterparts
 
         first = explanations[0]
         for meta, maps in zip(first.candidates, counterparts(explanations, key), strict=True):
