@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 PRESET ?= vgg16
 RESULTS = $(shell $(BIN)/python -c "from advise_bench.runner.presets import load_preset; print(load_preset('configs/$(PRESET).toml').get('out','results'))" 2>/dev/null)
 
-.PHONY: install test lint demo reproduce reference bench slurm-test clean
+.PHONY: install test lint demo reproduce reference reference-claims bench slurm-test clean
 
 install: $(BIN)/advise-bench
 
@@ -32,19 +32,49 @@ reproduce: install
 	$(BIN)/advise-bench run --config configs/$(PRESET).toml --quiet
 	$(BIN)/advise-bench report $(RESULTS)
 
-# The committed reference results (README "What we found"): the main run, three ADVISE-only controls on the
-# same images, and the report. Resumable; e.g. make reference REF_MODEL=mobilenet_v2 REF_LIMIT=300
+# The committed reference results (README "What we found"): the main run, three ADVISE-only controls and the
+# CAM-oracle control on the same images, and the report. Resumable; e.g. make reference REF_MODEL=mobilenet_v2 REF_LIMIT=300
 REF_MODEL ?= mobilenet
 REF_LIMIT ?= 3000
 REF_DIR    = results/reference/$(REF_MODEL)
 REF_RUN    = $(BIN)/advise-bench run --config configs/$(REF_MODEL).toml --limit $(REF_LIMIT) --quiet
+ADVISE_CONTROLS = random-grouping max-peaks all-groups
+CAM_ORACLE = -m gradcam,gradcam++,layercam,scorecam --cam-groups like-advise
 reference: install
 	$(REF_RUN) --out results/reference
 	$(REF_RUN) -m advise --advise-grouping random --out $(REF_DIR)/controls/random-grouping
 	$(REF_RUN) -m advise --advise-selection max-peaks --out $(REF_DIR)/controls/max-peaks
 	$(REF_RUN) -m advise --advise-selection all --out $(REF_DIR)/controls/all-groups
+	$(REF_RUN) $(CAM_ORACLE) --out $(REF_DIR)/controls/cam-oracle
 	$(BIN)/advise-bench report $(REF_DIR) --plot \
-	  $(foreach c,random-grouping max-peaks all-groups,--control $(REF_DIR)/controls/$(c))
+	  $(foreach c,$(ADVISE_CONTROLS) cam-oracle,--control $(REF_DIR)/controls/$(c))
+
+# The paper's other claims on the reference images: the corrected protocol (first REF_CORRECTED_LIMIT images, the
+# three ADVISE controls), the noise/ReLU ablation (first REF_ABLATION_LIMIT, with the ADVISE random-grouping and
+# CAM-oracle controls) and the sanity check (first REF_SANITY_LIMIT). Resumable.
+REF_CORRECTED_LIMIT ?= 300
+REF_ABLATION_LIMIT ?= 100
+REF_SANITY_LIMIT ?= 100
+CORRECTED_DIR = $(REF_DIR)/corrected
+CORRECTED_RUN = $(BIN)/advise-bench run --config configs/$(REF_MODEL).toml --limit $(REF_CORRECTED_LIMIT) \
+                --protocol corrected --quiet
+ABLATE = $(BIN)/advise-bench ablate --config configs/$(REF_MODEL).toml --limit $(REF_ABLATION_LIMIT) --quiet \
+         --densities 0,0.025,0.05,0.075,0.1,0.125,0.15,0.175,0.2,0.225
+ABLATION_CONTROLS = random-grouping cam-oracle
+reference-claims: install
+	$(CORRECTED_RUN) --out $(CORRECTED_DIR)
+	$(CORRECTED_RUN) -m advise --advise-grouping random --out $(CORRECTED_DIR)/controls/random-grouping
+	$(CORRECTED_RUN) -m advise --advise-selection max-peaks --out $(CORRECTED_DIR)/controls/max-peaks
+	$(CORRECTED_RUN) -m advise --advise-selection all --out $(CORRECTED_DIR)/controls/all-groups
+	$(BIN)/advise-bench report $(CORRECTED_DIR)/$(REF_MODEL) --plot \
+	  $(foreach c,$(ADVISE_CONTROLS),--control $(CORRECTED_DIR)/controls/$(c))
+	$(ABLATE) --out $(REF_DIR)
+	$(ABLATE) -m advise --advise-grouping random --out $(REF_DIR)/controls/random-grouping
+	$(ABLATE) $(CAM_ORACLE) --out $(REF_DIR)/controls/cam-oracle
+	$(BIN)/advise-bench ablate --summary-only --out $(REF_DIR) \
+	  $(foreach c,$(ABLATION_CONTROLS),--control $(REF_DIR)/controls/$(c))
+	$(BIN)/advise-bench sanity --model $(REF_MODEL) --limit $(REF_SANITY_LIMIT) --subset-seed 0 --quiet \
+	  --out $(REF_DIR)/sanity
 
 bench: install
 	cd scripts && ../$(BIN)/python bench_advise.py
