@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -265,6 +267,8 @@ def test_sanity_command_subset_order_resume_and_summary_only(cli, ilsvrc_dir, tm
     rows = pd.read_csv(tmp_path / "sanity_images.csv", dtype={"image_id": str})
     _, records = resolve_source(str(ilsvrc_dir / "manifest.csv"))
     assert list(dict.fromkeys(rows["image_id"])) == [r.image_id for r in select_subset(records, 2, 0)]
+    manifest = json.loads((tmp_path / "sanity.json").read_text())
+    assert manifest["backend"] == "tensorflow" and manifest["device"].startswith("cpu:")  # which machine made it
     files = ("sanity_images.csv", "sanity.csv", "sanity_verdicts.csv")
     written = {f: (tmp_path / f).read_bytes() for f in files}
     code, output = cli(*args)  # resumes: nothing to do

@@ -184,6 +184,7 @@ def sanity_command(
     advise_selection: Annotated[str, typer.Option(
         help="ADVISE's selections, one series each (comma list): max-peaks, oracle-avx, all")] = "max-peaks,oracle-avx",
     chunk_size: Annotated[int, typer.Option(help="images per cascade (rows are saved as each step ends)")] = 8,
+    device: Annotated[str, typer.Option(help="cpu | gpu")] = "cpu",
     config: Annotated[Path | None, typer.Option(help=CONFIG_HELP + " (not its limit or out)")] = None,
     summary_only: Annotated[bool, typer.Option(
         "--summary-only", help="explain nothing: rebuild sanity.csv, the verdicts and the figure from OUT")] = False,
@@ -196,6 +197,7 @@ def sanity_command(
     --config they start from RunConfig's defaults (the paper's: full Score-CAM, LIME 1000), then the preset.
     """
     from ..models.zoo import load_model
+    from ..runner.device import device_name, select_device
     from .sanity import IMAGES_FILE, output_paths, parse_selections, sanity, write_outputs
 
     if summary_only:
@@ -212,9 +214,11 @@ def sanity_command(
         from ..runner.presets import explicit_options
 
         cfg = sanity_run_config(options, explicit_options(ctx), config)
+        backend_module = select_device(device)
         loaded = load_model(cfg.model, cfg.weights)
         ids, images = load_images(cfg.data, limit, loaded.input_size, cfg.subset_seed)
-        provenance = {"data": cfg.data, "subset_seed": cfg.subset_seed, "limit": limit, "images": len(ids)}
+        provenance = {"data": cfg.data, "subset_seed": cfg.subset_seed, "limit": limit, "images": len(ids),
+                      "device": device_name(device), "backend": backend_module.NAME}
         sanity(loaded, images, cfg.methods, cfg, steps=steps, seed=cfg.seed, out=out, progress=not quiet,
                image_ids=ids, advise_selections=selections, chunk_size=chunk_size, provenance=provenance)
         paths = {"images": Path(out) / IMAGES_FILE, **output_paths(out)}  # sanity() has written them
