@@ -58,9 +58,13 @@ REF_SANITY_LIMIT ?= 100
 CORRECTED_DIR = $(REF_DIR)/corrected
 CORRECTED_RUN = $(BIN)/advise-bench run --config configs/$(REF_MODEL).toml --limit $(REF_CORRECTED_LIMIT) \
                 --protocol corrected --quiet
-ABLATE = $(BIN)/advise-bench ablate --config configs/$(REF_MODEL).toml --limit $(REF_ABLATION_LIMIT) --quiet \
+ABLATE = $(BIN)/advise-bench ablate --model $(REF_MODEL) --subset-seed 0 --limit $(REF_ABLATION_LIMIT) --quiet \
          --densities 0,0.025,0.05,0.075,0.1,0.125,0.15,0.175,0.2,0.225
 ABLATION_CONTROLS = random-grouping cam-oracle
+# Under noise, the CAM oracle for Grad-CAM++ and Score-CAM only: Grad-CAM's oracle is the ADVISE random-grouping
+# control exactly (the same seed gives the same groups of the same terms), and under a global-average-pooling
+# head (the MobileNets) Layer-CAM's maps are Grad-CAM++'s. For a model without one, add layercam.
+ABLATION_CAM_ORACLE = -m gradcam++,scorecam --cam-groups like-advise
 reference-claims: install
 	$(CORRECTED_RUN) --out $(CORRECTED_DIR)
 	$(CORRECTED_RUN) -m advise --advise-grouping random --out $(CORRECTED_DIR)/controls/random-grouping
@@ -70,7 +74,7 @@ reference-claims: install
 	  $(foreach c,$(ADVISE_CONTROLS),--control $(CORRECTED_DIR)/controls/$(c))
 	$(ABLATE) --out $(REF_DIR)
 	$(ABLATE) -m advise --advise-grouping random --out $(REF_DIR)/controls/random-grouping
-	$(ABLATE) $(CAM_ORACLE) --out $(REF_DIR)/controls/cam-oracle
+	$(ABLATE) $(ABLATION_CAM_ORACLE) --out $(REF_DIR)/controls/cam-oracle
 	$(BIN)/advise-bench ablate --summary-only --out $(REF_DIR) \
 	  $(foreach c,$(ABLATION_CONTROLS),--control $(REF_DIR)/controls/$(c))
 	$(BIN)/advise-bench sanity --model $(REF_MODEL) --limit $(REF_SANITY_LIMIT) --subset-seed 0 --quiet \
