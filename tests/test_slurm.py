@@ -184,19 +184,21 @@ def test_option_helpers():
     assert option_names(["-a0-3"]) == {"-a"}  # a short option with its value attached
 
 
-def test_gpu_device_turns_on_memory_growth_on_every_gpu(monkeypatch):
+def test_gpu_device_turns_on_memory_growth_on_every_gpu_and_off_tensor_float_32(monkeypatch):
     import advise_bench.runner.device as device
 
-    growth = []
+    growth, tf32 = [], []
     config = SimpleNamespace(
         list_physical_devices=lambda kind: ["GPU:0", "GPU:1"] if kind == "GPU" else [],
-        experimental=SimpleNamespace(set_memory_growth=lambda gpu, on: growth.append((gpu, on))),
+        experimental=SimpleNamespace(set_memory_growth=lambda gpu, on: growth.append((gpu, on)),
+                                     enable_tensor_float_32_execution=tf32.append),
     )
     import advise_bench.backend.tensorflow as tf_backend
 
     monkeypatch.setattr(tf_backend, "import_quietly", lambda: SimpleNamespace(config=config))
     device.select_device("gpu")
     assert growth == [("GPU:0", True), ("GPU:1", True)]
+    assert tf32 == [False]  # float32 stays float32 on the GPU
 
 
 def test_help_lists_the_options(slurm_cli):

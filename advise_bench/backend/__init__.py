@@ -73,7 +73,6 @@ def name() -> str:
 
 
 DEVICES = ("cpu", "gpu")
-_LIBRARY = {"tensorflow": "tensorflow", "jax": "jax", "torch": "torch"}
 # Set before the backend's library starts: the only reliable way to keep each of them off the GPU.
 _CPU_ONLY_ENV = {"tensorflow": {"CUDA_VISIBLE_DEVICES": "-1"}, "jax": {"JAX_PLATFORMS": "cpu"},
                  "torch": {"CUDA_VISIBLE_DEVICES": "-1"}}
@@ -87,7 +86,7 @@ def select_device(device: str) -> ModuleType:
     if device not in DEVICES:
         raise UserError(f"unknown device {device!r}; choose cpu or gpu")
     backend = requested()
-    if _LIBRARY[backend] not in sys.modules:
+    if backend not in sys.modules:  # each backend's library is the module of its name
         os.environ.update(_CPU_ONLY_ENV[backend] if device == "cpu" else _GPU_ENV[backend])
     module = current()
     (module.use_cpu if device == "cpu" else module.use_gpu)()

@@ -78,6 +78,8 @@ def use_cpu() -> None:
 def use_gpu() -> None:
     if not _gpus():
         raise UserError("--device gpu: JAX sees no GPU on this machine (use --device cpu)")
+    # float32 means float32: JAX's default precision lets the GPU compute float32 products in TensorFloat-32.
+    jax.config.update("jax_default_matmul_precision", "highest")
 
 
 def gpu_name() -> str:

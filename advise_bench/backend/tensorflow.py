@@ -80,6 +80,8 @@ def use_gpu() -> None:
     gpus = tf.config.list_physical_devices("GPU")
     if not gpus:
         raise UserError("--device gpu: TensorFlow sees no GPU on this machine (use --device cpu)")
+    # float32 means float32: no TensorFloat-32 convolutions and products (on by default on Ampere and later).
+    tf.config.experimental.enable_tensor_float_32_execution(False)
     # Memory growth instead of TensorFlow's default (reserve nearly all GPU memory), so several
     # processes, e.g. array tasks or ablation runs, can share one GPU.
     for gpu in gpus:

@@ -59,6 +59,9 @@ def use_cpu() -> None:
 def use_gpu() -> None:
     if not torch.cuda.is_available():
         raise UserError("--device gpu: PyTorch sees no GPU on this machine (use --device cpu)")
+    # float32 means float32: cuDNN convolutions default to TensorFloat-32 on Ampere and later.
+    torch.backends.cudnn.allow_tf32 = False
+    torch.backends.cuda.matmul.allow_tf32 = False
 
 
 def gpu_name() -> str:
