@@ -318,6 +318,20 @@ def test_ablation_control_series_and_comparisons(constructed_ablation, tmp_path)
     assert not (root / "ablation_controls.csv").exists()
 
 
+def test_ablation_tables_do_not_depend_on_the_order_of_the_controls(constructed_ablation, tmp_path):
+    root, values = constructed_ablation
+    for name, grouping, shift in (("random", "random", 0.01), ("kde", "kde", -0.02)):
+        for setting in values:
+            _write_control(tmp_path / name, setting, "advise", values[setting]["advise"] + shift, grouping)
+    outputs = []
+    for controls in ([tmp_path / "random", tmp_path / "kde"], [tmp_path / "kde", tmp_path / "random"]):
+        summarize_ablation(root, controls, **FAST)
+        outputs.append([(root / f).read_bytes() for f in ("ablation_avx.csv", "ablation_controls.csv")])
+    assert outputs[0] == outputs[1]
+    labels = pd.read_csv(root / "ablation_controls.csv")["control"].unique().tolist()
+    assert labels == sorted(labels) and len(labels) == 2
+
+
 def test_ablation_control_errors(constructed_ablation, tmp_path):
     root, values = constructed_ablation
     with pytest.raises(UserError, match="no ablation folders"):

@@ -171,6 +171,7 @@ def summarize_ablation(root: str | Path, controls=(), n_resamples: int = stats.B
                 if label in series:
                     raise UserError(f"{control_root}: two controls give the series {label!r}")
                 series[label] = rows
+        series = dict(sorted(series.items()))  # as the report: the tables do not depend on the --control order
         frames = [main.assign(control=False)] if len(main) else []
         frames += [rows.assign(method=label, control=True) for label, rows in series.items()]
         if frames:
