@@ -237,8 +237,8 @@ def plot(table: pd.DataFrame, path: str | Path) -> Path:
     from ..explainers import display_name
 
     modes = [r for r in (True, False) if r in set(table["relu"])] or [True]
-    fig, axes = plt.subplots(2, len(modes), figsize=(6.5 * len(modes), 8), sharex=True, squeeze=False,
-                             gridspec_kw={"height_ratios": [3, 2]})
+    fig, axes = plt.subplots(2, len(modes), figsize=(6.5 * len(modes), 9), sharex=True, squeeze=False,
+                             gridspec_kw={"height_ratios": [3, 2]}, layout="constrained")
     keys = list(dict.fromkeys(zip(table["model"], table["method"], table["control"], strict=True)))
     several_models = table["model"].nunique() > 1
     markers = ("o", "s", "^", "D", "v", "P", "X", "*")
@@ -259,11 +259,13 @@ def plot(table: pd.DataFrame, path: str | Path) -> Path:
         bottom.set_ylim(-0.03, 1.03)
         for ax in (top, bottom):
             ax.grid(alpha=0.3)
-        if top.get_legend_handles_labels()[0]:
-            top.legend(fontsize=7)
     axes[0][0].set_ylabel("AVX (mean, 95% CI band)")
     axes[1][0].set_ylabel("fraction of images with AVX = 0")
+    # One legend for all panels, below them: inside a panel it hides the curves it names.
+    handles = {label: h for ax in axes[0] for h, label in zip(*ax.get_legend_handles_labels(), strict=True)}
+    if handles:
+        fig.legend(handles.values(), handles.keys(), loc="outside lower center", ncol=2 if len(modes) == 1 else 3,
+                   fontsize=8)
     n = int(table["n"].max()) if len(table) else 0
-    fig.suptitle(f"AVX under salt-and-pepper noise, up to {n} images per point (controls dashed)")
-    fig.tight_layout()
+    fig.suptitle(f"AVX under salt-and-pepper noise\nup to {n} images per point, controls dashed")
     return save_figure(fig, path)
