@@ -6,6 +6,7 @@ folders (`<model>/ablation/`, with the controls that have an ablation), the sani
 import shutil
 from pathlib import Path
 
+import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
@@ -88,3 +89,22 @@ def test_readme_quotes_the_committed_table(model):
     readme = (REFERENCE.parents[1] / "README.md").read_text()
     rows = [line for line in (REFERENCE / model / "table1.md").read_text().splitlines() if line.startswith(f"| {model} ")]
     assert rows and all(line in readme for line in rows)
+
+
+RUN_FOLDERS = sorted({p.parent for p in REFERENCE.rglob("run*.json")}) if REFERENCE.is_dir() else []
+
+
+def test_every_committed_run_folder_accounts_for_its_rows():
+    """Controls and ablation settings too: at least 99% of each method's rows are ``ok`` in every folder that
+    holds a run, and no file has two rows for one image and method (a resumed run redid nothing)."""
+    assert len(RUN_FOLDERS) >= len(REPORTS)
+    for folder in RUN_FOLDERS:
+        rows = load_rows(folder)
+        assert len(rows), folder
+        share_ok = (rows["status"] == STATUS_OK).groupby(rows["method"]).mean()
+        assert (share_ok >= 0.99).all(), (folder, share_ok.to_dict())
+        for csv in folder.glob("*.csv"):  # load_rows keeps the last of duplicates, so read each file raw
+            if csv.name in REBUILT or "_groups" in csv.name:
+                continue
+            raw = pd.read_csv(csv, usecols=["image_id", "method"])
+            assert not raw.duplicated().any(), csv
