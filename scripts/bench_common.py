@@ -49,6 +49,13 @@ def layer_features(loaded, x: np.ndarray) -> np.ndarray:
     return a.reshape(-1, a.shape[-1]).T
 
 
+def seconds(fn) -> float:
+    """Wall time of one call."""
+    t0 = time.perf_counter()
+    fn()
+    return time.perf_counter() - t0
+
+
 def median_seconds(fn, items, warmup: int = 1) -> float:
     """Median wall time of fn(item) over items, after ``warmup`` untimed calls on the first item."""
     for _ in range(warmup):
@@ -65,10 +72,3 @@ def forward_seconds(loaded, x, batch: int) -> float:
     """Seconds per image of the compiled forward at this batch size (median of 3 after a warm-up)."""
     xb = loaded.preprocess(np.repeat(x[:1], batch, axis=0))
     return median_seconds(lambda _: loaded.forward(xb), [0, 1, 2]) / batch
-
-
-def quickshift_seconds(x) -> float:
-    from lime.wrappers.scikit_image import SegmentationAlgorithm
-
-    seg = SegmentationAlgorithm("quickshift", kernel_size=4, max_dist=200, ratio=0.2, random_seed=0)
-    return median_seconds(lambda i: seg(x[i].astype(np.float64)), list(range(len(x))), warmup=0)
