@@ -137,19 +137,13 @@ def noise_settings(root: Path) -> list[tuple[bool, float, Path]]:
 
 
 def control_series(folder: Path) -> dict[str, pd.DataFrame]:
-    """One noise setting of a control run: its rows per series label (``load_controls``'s label; a
-    control folder with several methods gets one series per method). Empty while it has no rows."""
-    from ..explainers import display_name
+    """One noise setting of a control run: its rows per series label, ``load_controls``'s (which gives a
+    control folder with several methods one label per method). Empty while it has no rows."""
     from ..report.controls import load_controls
 
     if not folder.is_dir() or load_rows_or_empty(folder).empty:
         return {}
-    out = {}
-    for label, rows in load_controls([folder]).items():
-        methods = list(dict.fromkeys(rows["method"]))
-        for m in methods:
-            out[label if len(methods) == 1 else f"{label}: {display_name(m)}"] = rows[rows["method"] == m]
-    return out
+    return load_controls([folder])
 
 
 def summarize_ablation(root: str | Path, controls=(), n_resamples: int = stats.BOOTSTRAP_RESAMPLES,
