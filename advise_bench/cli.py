@@ -60,8 +60,9 @@ def models(backend: BackendOption = None):
 
 @app.command()
 def methods(backend: BackendOption = None):
-    """List every method: the built-in six and those installed as plugins (entry point group
-    advise_bench.explainers), with where each comes from and the run options it reads."""
+    """List every method: the built-in six, the reference maps (family "reference": chance and probes) and those
+    installed as plugins (entry point group advise_bench.explainers), with where each comes from and the run options
+    it reads."""
     import inspect
 
     from .explainers import list_methods
@@ -71,7 +72,8 @@ def methods(backend: BackendOption = None):
     for m in list_methods():
         options = ", ".join(f"--{o.replace('_', '-')}" if o in run_options else f"{o} (set by ablate)"
                             for o in m["options"])
-        rows.append({"method": m["name"], "display name": m["display_name"] or "—", "from": m["source"],
+        rows.append({"method": m["name"], "display name": m["display_name"] or "—", "family": m.get("family") or "—",
+                     "from": m["source"],
                      "options": f"cannot be used: {m['error']}" if "error" in m else options or "—"})
     _echo_columns(rows)
 
@@ -121,6 +123,10 @@ def run(
     scorecam_batch_size: Annotated[int, typer.Option(help="Score-CAM masked images per forward pass")] = 32,
     scorecam_max_n: Annotated[int | None, typer.Option(help="Faster-Score-CAM: keep the N most varied channels")] = None,
     extra_metrics: Annotated[str | None, typer.Option(help="opt-in metrics, comma list: deletion,insertion")] = None,
+    reference_maps: Annotated[bool, typer.Option(
+        help="also score the reference maps random, centre and keep-all (chance and probes; scoring cost only)")] = True,
+    shuffled_control: Annotated[bool, typer.Option(
+        help="also score each method's map with its cells shuffled (<method>-shuffled; scoring cost only)")] = True,
     config: Annotated[Path | None, typer.Option(help="a preset from configs/ (its values are defaults)")] = None,
     quiet: Annotated[bool, typer.Option(help="no progress bar")] = False,
     backend: BackendOption = None,
@@ -172,6 +178,8 @@ def score(
         help="CSV image_id,target[,target2]: the classes the maps explain (default: the model's top-1, top-2)")] = None,
     out: Annotated[str, typer.Option(help="results folder")] = "results",
     extra_metrics: Annotated[str | None, typer.Option(help="opt-in metrics, comma list: deletion,insertion")] = None,
+    shuffled_control: Annotated[bool, typer.Option(
+        help="also score the maps with their cells shuffled (<name>-shuffled; scoring cost only)")] = True,
     quiet: Annotated[bool, typer.Option(help="no progress bar")] = False,
     backend: BackendOption = None,
 ):
@@ -185,7 +193,8 @@ def score(
 
     cfg = RunConfig(model=model, weights=weights, data=data, ground_truth=ground_truth, limit=limit,
                     subset_seed=subset_seed, resize=resize, protocol=protocol, device=device, out=out,
-                    extra_metrics=parse_extra_metrics(extra_metrics))
+                    extra_metrics=parse_extra_metrics(extra_metrics), reference_maps=False,
+                    shuffled_control=shuffled_control)
     counts, scored = score_maps(cfg, maps, name, targets, progress=not quiet)
     unmatched = scored.unmatched_maps()
     typer.echo(_counts_line(counts, scored.path(scored.cfg.methods[0]))

@@ -45,6 +45,8 @@ class RunConfig:
     scorecam_batch_size: int = 32
     scorecam_max_n: int | None = None
     extra_metrics: tuple[str, ...] = ()  # opt-in metrics beyond Table I: "deletion", "insertion"
+    reference_maps: bool = True  # also score random, centre and keep-all (chance and probes)
+    shuffled_control: bool = True  # also score each method's map with its cells shuffled (<method>-shuffled)
     noise_density: float = 0.0  # salt-and-pepper ablation; 0 = clean images
     relu: bool = True  # False: ablation without ReLU in map formation
 

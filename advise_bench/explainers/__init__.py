@@ -1,7 +1,7 @@
 """Explainers, one registry: ``get_explainer(name, model, **options)(images, targets) -> maps``; the built-in six,
 and methods from outside the package (an entry point, or ``package.module:ClassName``)."""
 
-from . import advise, cam, lime, scorecam  # noqa: F401  (import registers the methods)
+from . import advise, cam, lime, reference, scorecam  # noqa: F401  (import registers the methods)
 from .base import Explainer
 from .explanation import Explanation, Selection
 from .registry import (
@@ -11,15 +11,17 @@ from .registry import (
     check_methods,
     display_name,
     explainer_from_config,
+    explainer_names,
     get_explainer,
     list_methods,
     method_class,
     method_names,
     method_source,
+    with_reference_maps,
 )
 
-METHOD_NAMES = tuple(EXPLAINERS)
+METHOD_NAMES = explainer_names()  # the six explainers; the reference maps are listed by `methods` too
 
 __all__ = ["ENTRY_POINT_GROUP", "EXPLAINERS", "METHOD_NAMES", "PLUGINS", "Explainer", "Explanation", "Selection",
-           "check_methods", "display_name", "explainer_from_config", "get_explainer", "list_methods", "method_class",
+           "check_methods", "explainer_names", "with_reference_maps", "display_name", "explainer_from_config", "get_explainer", "list_methods", "method_class",
            "method_names", "method_source"]

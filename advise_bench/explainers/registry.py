@@ -15,6 +15,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from ..errors import UserError, one_line
+from ..method_kinds import REFERENCE_FAMILY, REFERENCE_MAPS, shuffled_of
 from ..models.zoo import LoadedModel
 from .base import Explainer
 
@@ -132,12 +133,23 @@ def check_methods(methods: Iterable[str] | None) -> tuple[str, ...]:
     methods when none are given. A plugin given as package.module:ClassName is looked up here, once."""
     names = tuple(m.strip() for item in (methods or ()) for m in str(item).split(",") if m.strip())
     if not names:
-        return tuple(EXPLAINERS)
+        return explainer_names()
     unknown = [m for m in dict.fromkeys(names)
                if ":" not in m and m not in EXPLAINERS and m not in PLUGINS and not _entry_points(m)]
     if unknown:
         raise UserError(f"unknown method(s) {', '.join(unknown)}; {_choices()}")
     return tuple(dict.fromkeys(method_class(m).name for m in names))
+
+
+def explainer_names() -> tuple[str, ...]:
+    """The built-in explainers, without the reference maps (chance and probes), which a run adds on its own."""
+    return tuple(name for name, cls in EXPLAINERS.items() if getattr(cls, "family", "") != REFERENCE_FAMILY)
+
+
+def with_reference_maps(methods: Iterable[str], add: bool = True) -> tuple[str, ...]:
+    """``methods`` followed by the reference maps not already among them (none when ``add`` is False)."""
+    methods = tuple(methods)
+    return methods + tuple(m for m in REFERENCE_MAPS if add and m not in methods)
 
 
 def method_source(method: str) -> str:
@@ -148,8 +160,9 @@ def method_source(method: str) -> str:
 def list_methods() -> list[dict]:
     """Every built-in method and every installed entry point: name, display name, where it comes from, the
     run options it reads; an entry point that cannot be used has ``error`` instead (the others still list)."""
-    rows = [{"name": name, "display_name": cls.display_name, "source": f"built-in ({cls.__module__})",
-             "options": tuple(cls.config_options)} for name, cls in EXPLAINERS.items()]
+    rows = [{"name": name, "display_name": cls.display_name, "family": getattr(cls, "family", ""),
+             "source": f"built-in ({cls.__module__})", "options": tuple(cls.config_options)}
+            for name, cls in sorted(EXPLAINERS.items(), key=lambda kv: kv[0] in REFERENCE_MAPS)]
     for name in dict.fromkeys(ep.name for ep in _entry_points()):
         try:
             cls = _load_entry_point(name) if name not in PLUGINS else PLUGINS[name]
@@ -157,7 +170,8 @@ def list_methods() -> list[dict]:
             rows.append({"name": name, "display_name": "", "source": "; ".join(
                 _entry_point_source(ep) for ep in _entry_points(name)), "options": (), "error": str(exc)})
             continue
-        rows.append({"name": name, "display_name": cls.display_name, "source": PLUGIN_SOURCES[name],
+        rows.append({"name": name, "display_name": cls.display_name, "family": getattr(cls, "family", "plugin"),
+                     "source": PLUGIN_SOURCES[name],
                      "options": tuple(cls.config_options)})
     return rows
 
@@ -165,6 +179,9 @@ def list_methods() -> list[dict]:
 def display_name(method: str) -> str:
     """The paper's name of a method (``gradcam++`` -> ``Grad-CAM++``), a plugin's own display name (an
     installed one is looked up quietly); any other name passes through."""
+    base = shuffled_of(method)
+    if base is not None:
+        return f"{display_name(base)} (shuffled)"
     cls = EXPLAINERS.get(method) or PLUGINS.get(method)
     return cls.display_name if cls else _installed_display_name(method)
 

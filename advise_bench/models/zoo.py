@@ -136,6 +136,12 @@ class LoadedModel:
 
         return self._network_fn("features", build)(inputs)
 
+    @property
+    def feature_grid(self) -> tuple[int, int]:
+        """(h, w) of the explained layer's feature map, read from the graph (no forward pass)."""
+        shape = self.model.get_layer(self.layer).output.shape
+        return int(shape[1]), int(shape[2])
+
     def head(self, score: str = "probability"):
         """The network from the explained layer's activations to the output (softmax or logits): what a
         gradient CAM differentiates. It exists only when the layer's output separates the graph."""

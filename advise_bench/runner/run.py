@@ -20,6 +20,7 @@ import numpy as np
 
 from ..config import RunConfig
 from ..errors import ImageError, UserError
+from ..method_kinds import method_kind, shuffled_name
 from ..paths import portable_path
 
 log = logging.getLogger(__name__)
@@ -63,9 +64,9 @@ def method_file(name: str) -> str:
 
 def prepare(cfg: RunConfig):
     """Validate everything cheap before the model loads, so bad arguments fail fast."""
-    from ..explainers import check_methods
+    from ..explainers import check_methods, with_reference_maps
 
-    cfg.methods = check_methods(cfg.methods)
+    cfg.methods = with_reference_maps(check_methods(cfg.methods), cfg.reference_maps)
     return prepare_images(cfg)
 
 
@@ -106,6 +107,10 @@ class Run:
             input_size=cfg.input_size, preprocess=cfg.preprocess,
         )
         self.explainers = self._explainers()
+        # Each method's shuffled control (not the reference maps'): its own rows, written beside the method's.
+        self.shuffled = {m: shuffled_name(m) for m in cfg.methods
+                         if cfg.shuffled_control and method_kind(m) == "method"}
+        self.outputs = (*cfg.methods, *self.shuffled.values())
         self.out_dir = Path(cfg.out) / self.model.name
         self.stem_suffix = backend_suffix(self.backend)
         self.suffix = self.stem_suffix + shard_suffix(cfg.shard)
@@ -157,11 +162,11 @@ class Run:
             backend=self.backend, weights=self.model.weights_source, layer=self.model.layer,
             protocol=self.protocol.describe(), images=len(self.records), method_sources=self._method_sources(),
         )
-        self.writers = {m: RowWriter(self.path(m)) for m in self.cfg.methods}
+        self.writers = {m: RowWriter(self.path(m)) for m in self.outputs}
         self.candidate_writers = {m: RowWriter(self.path(f"{m}_groups")) for m, e in self.explainers.items()
                                   if e.candidate_key is not None}
-        done = {m: self.done_ids(m) for m in self.cfg.methods}
-        todo = [r for r in self.records if any(r.image_id not in done[m] for m in self.cfg.methods)]
+        done = {m: self.done_ids(m) for m in self.outputs}
+        todo = [r for r in self.records if any(r.image_id not in done[m] for m in self.outputs)]
         counts = {"images": len(self.records), "skipped_done": len(self.records) - len(todo), **dict.fromkeys(STATUSES, 0)}
         bs = self.cfg.batch_size
         bar = tqdm(total=len(todo), desc=f"{self.model.name}", unit="img", disable=not self.progress, dynamic_ncols=True)
@@ -174,9 +179,12 @@ class Run:
                              self.model.predict(np.stack([images[r.image_id] for r in good])) if good else [],
                              strict=True))
             for method in self.cfg.methods:
-                pending = [r for r in chunk if r.image_id not in done[method]]
+                own = [method, *([self.shuffled[method]] if method in self.shuffled else [])]
+                pending = [r for r in chunk if any(r.image_id not in done[m] for m in own)]
                 for row in self._method_rows(method, pending, images, bad, probs):
-                    self.writers[method].write(row)
+                    if row["image_id"] in done[row["method"]]:  # a resume that only lacked the other output
+                        continue
+                    self.writers[row["method"]].write(row)
                     counts[row["status"]] += 1
             bar.update(len(chunk))
         bar.close()
@@ -215,14 +223,16 @@ class Run:
         }
 
     def _method_rows(self, method: str, records, images: dict, bad: dict, probs: dict) -> list[dict]:
+        """The rows of ``method`` (and of its shuffled control, if any) for ``records``."""
         from ..metrics.core import STATUS_DEGENERATE_IMAGE, STATUS_ERROR, STATUS_MESSAGES, is_degenerate_image
 
-        rows = [{**self._base_row(r, method), "status": STATUS_ERROR, "error": bad[r.image_id]}
-                for r in records if r.image_id in bad]
+        names = [method, *([self.shuffled[method]] if method in self.shuffled else [])]
+        rows = [{**self._base_row(r, m), "status": STATUS_ERROR, "error": bad[r.image_id]}
+                for r in records if r.image_id in bad for m in names]
         # A constant image would score a meaningless perfect AVX with any map: not explained, not averaged.
         flat = {r.image_id for r in records if r.image_id in images and is_degenerate_image(images[r.image_id])}
-        rows += [{**self._base_row(r, method), "status": STATUS_DEGENERATE_IMAGE,
-                  "error": STATUS_MESSAGES[STATUS_DEGENERATE_IMAGE]} for r in records if r.image_id in flat]
+        rows += [{**self._base_row(r, m), "status": STATUS_DEGENERATE_IMAGE,
+                  "error": STATUS_MESSAGES[STATUS_DEGENERATE_IMAGE]} for r in records if r.image_id in flat for m in names]
         ok = [r for r in records if r.image_id in images and r.image_id not in flat]
         if not ok:
             return rows
@@ -234,8 +244,19 @@ class Run:
             reason = _error_reason(exc)
             if reason is None:
                 raise
-            rows += [{**self._base_row(r, method), "status": STATUS_ERROR, "error": reason} for r in ok]
+            rows += [{**self._base_row(r, m), "status": STATUS_ERROR, "error": reason} for r in ok for m in names]
         return rows
+
+    def _shuffled_rows(self, method: str, record, image, probs, targets, maps, scorer) -> list[dict]:
+        """The row of ``method``'s shuffled control for one image (none when the run has no such control):
+        the maps scored (``maps``, one per target) with the explained layer's cells permuted, seeded by
+        (seed, image id). Its time columns are empty: it costs only the scoring."""
+        from ..explainers.controls import shuffled_maps
+
+        if method not in self.shuffled:
+            return []
+        shuffled = shuffled_maps(maps, self.model.feature_grid, self.cfg.seed, record.image_id)
+        return [self._scored_row(record, self.shuffled[method], image, probs, targets, shuffled, scorer(shuffled))]
 
     def _explain_and_score(self, method, records, images, probs) -> list[dict]:
         """The rows of ``method`` for images that loaded: explain the top-1 and top-2 class, select, score."""
@@ -257,6 +278,7 @@ class Run:
                 selection.scores or scorer(selection.maps), (explanations[0].seconds, explanations[1].seconds),
                 {**explanations[0].info, **selection.info},
             ))
+            rows += self._shuffled_rows(method, r, images[i], probs[i], order[i, :2], selection.maps, scorer)
         return rows
 
     def _scored_row(self, record, method: str, image, probs, targets, maps, scores: dict, seconds=(None, None),

@@ -148,10 +148,12 @@ class ScoreRun(Run):
                 maps = maps_to_score(self.maps.read(r.image_id), self.model.input_size)
                 targets = self._targets(r.image_id, probs[i], len(maps))
             except MapError as exc:
-                rows.append({**self._base_row(r, method), "status": STATUS_ERROR, "error": str(exc)})
+                rows += [{**self._base_row(r, m), "status": STATUS_ERROR, "error": str(exc)}
+                         for m in (method, *self.shuffled.values())]
                 continue
             scorer = MapScorer(images[i], probs[i], self.model.predict, self.protocol, target=targets[0])
             rows.append(self._scored_row(r, method, images[i], probs[i], targets, maps, scorer(maps)))
+            rows += self._shuffled_rows(method, r, images[i], probs[i], targets, maps, scorer)
         return rows
 
     def _targets(self, image_id: str, probs: np.ndarray, n_maps: int) -> list[int]:
@@ -171,9 +173,13 @@ class ScoreRun(Run):
 def check_name(name: str) -> None:
     """Scored maps need a name of their own: it is their rows' method and their CSV's file name."""
     from ..explainers.registry import METHOD_NAME, method_names
+    from ..method_kinds import SHUFFLED_SUFFIX, method_kind
 
     if not METHOD_NAME.fullmatch(name or ""):
         raise UserError(f"--name {name!r}: use letters, digits and _.+- only (it names the CSV)")
+    if method_kind(name) == "shuffled":
+        raise UserError(f"--name {name}: names ending in {SHUFFLED_SUFFIX} are the shuffled controls' rows; "
+                        "give the maps another name")
     if name in method_names():
         raise UserError(f"--name {name}: that is the name of a method (`advise-bench methods`); the rows would "
                         "mix with its rows, so give the maps a name of their own")
