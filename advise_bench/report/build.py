@@ -11,9 +11,17 @@ from pathlib import Path
 
 import pandas as pd
 
+from .chance import (
+    chance_comparisons,
+    chance_markdown,
+    has_chance_rows,
+    metric_validity,
+    validity_lines,
+    validity_markdown,
+)
 from .compare import compare_with_advise, comparisons_markdown, rank_methods, ranks_markdown, verdict_lines
 from .controls import compare_controls, controls_markdown, load_controls
-from .table import aggregate, load_rows, paper_markdown, table_lines, to_latex, to_markdown, with_paper
+from .table import aggregate, load_rows, paper_markdown, table1_rows, table_lines, to_latex, to_markdown, with_paper
 
 
 def build_report(
@@ -26,7 +34,8 @@ def build_report(
     ADVISE-only control runs, compared in ``controls.csv`` (see ``controls.py``)."""
     rows = load_rows(results_dir)
     control_rows = load_controls(controls)  # before the statistics: a bad control folder fails at once
-    merged = with_paper(aggregate(rows))
+    everything = with_paper(aggregate(rows))
+    merged = table1_rows(everything)
     comparisons = compare_with_advise(rows, **stats_options)
     ranks, rank_tests = rank_methods(rows, merged)
     out_dir = Path(out_dir or results_dir)
@@ -41,7 +50,15 @@ def build_report(
     comparisons.to_csv(paths["comparisons"], index=False)
     ranks.to_csv(paths["ranks"], index=False)
     rank_tests.to_csv(paths["rank_tests"], index=False)
-    sections = ["# Table I\n", table_md, comparisons_markdown(comparisons, rows), ranks_markdown(ranks, rank_tests)]
+    sections = ["# Table I\n", table_md]
+    if has_chance_rows(rows):
+        chance = chance_comparisons(rows, **stats_options)
+        validity = metric_validity(rows, chance, **stats_options)
+        paths["chance"], paths["validity"] = out_dir / "chance.csv", out_dir / "validity.csv"
+        chance.to_csv(paths["chance"], index=False)
+        validity.to_csv(paths["validity"], index=False)
+        sections += [validity_markdown(validity), chance_markdown(chance)]
+    sections += [comparisons_markdown(comparisons, rows), ranks_markdown(ranks, rank_tests)]
     if control_rows:
         paths["controls"] = out_dir / "controls.csv"
         control_table = compare_controls(rows, control_rows, **stats_options)
@@ -62,7 +79,9 @@ def terminal_summary(merged: pd.DataFrame, paths: dict[str, Path]) -> str:
     """What ``report`` prints: Table I, one line per baseline with ADVISE's AVX verdict and its CI, and the
     files written. The notes and the full statistics are in ``report.md`` (``report --verbose`` prints it)."""
     comparisons = pd.read_csv(paths["comparisons"])
+    validity = pd.read_csv(paths["validity"]) if "validity" in paths else pd.DataFrame()
     lines = ["Table I", "", *table_lines(merged), "", *verdict_lines(comparisons), "",
+             *([*validity_lines(validity), ""] if not validity.empty else []),
              f"Notes, every comparison and the ranks: {paths['report']}",
              "written: " + ", ".join(str(p) for p in paths.values())]
     return "\n".join(lines)

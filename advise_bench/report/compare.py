@@ -9,6 +9,7 @@ import numpy as np
 import pandas as pd
 
 from ..explainers import display_name
+from ..method_kinds import method_kind
 from ..metrics.core import METRICS, STATUS_OK
 from . import stats
 from .format import format_difference_ci, format_number, format_p, markdown_table
@@ -30,9 +31,12 @@ TIE_TOLERANCE = 1e-12
 BLOCK = ["model", "protocol"]
 
 
-def trained_ok_rows(rows: pd.DataFrame) -> pd.DataFrame:
+def trained_ok_rows(rows: pd.DataFrame, kinds: tuple[str, ...] | None = ("method",)) -> pd.DataFrame:
+    """The rows with status ok from trained weights, of the method kinds asked for (default: the real methods,
+    not the reference maps or the shuffled controls, which ``chance.py`` compares; None: every kind)."""
     ok = rows[rows["status"] == STATUS_OK]
-    return ok[~untrained_mask(ok)]
+    ok = ok[~untrained_mask(ok)]
+    return ok if kinds is None else ok[ok["method"].astype(str).map(method_kind).isin(kinds)]
 
 
 def per_image(block: pd.DataFrame, metric: str) -> pd.DataFrame:

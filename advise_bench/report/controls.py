@@ -21,6 +21,7 @@ import pandas as pd
 from ..errors import UserError
 from ..explainers import display_name
 from ..explainers.base import CAMExplainer
+from ..method_kinds import method_kind
 from ..metrics.core import METRICS
 from . import stats
 from .compare import BLOCK, compare_with_advise
@@ -69,7 +70,8 @@ def load_controls(folders) -> dict[str, pd.DataFrame]:
     controls = {}
     for folder in folders:
         rows = load_rows(folder)  # first: a missing folder is the clearer error
-        for method in dict.fromkeys(rows["method"]):
+        # A control folder's reference maps and shuffled controls are no control setting of their own.
+        for method in (m for m in dict.fromkeys(rows["method"]) if method_kind(str(m)) == "method"):
             label = control_label(folder, method)
             if label in controls:
                 raise UserError(f"{folder}: two control folders ran the same setting ({label})")

@@ -15,6 +15,7 @@ from .table import UNTRAINED_NOTE, aggregate, method_order, table_metrics_of
 
 CONTROL_METRIC = "AVX"
 _MARKERS = ("o", "s", "^", "D", "v", "P")
+REFERENCE_MARKER = "X"
 
 
 PANEL_COLUMNS = 3
@@ -43,7 +44,9 @@ def plot_report(merged: pd.DataFrame, path: str | Path, controls: dict[str, pd.D
         _plot_controls(fig.add_subplot(grid[0][0].get_gridspec()[nrows, :]), trained, controls)
     for ax in axes.ravel()[len(metrics):]:
         ax.axis("off")
-    methods = method_order(trained["method"])
+    reference = trained["kind"].eq("reference") if "kind" in trained else pd.Series(False, index=trained.index)
+    # The methods in the paper's order, then the reference maps (chance and probes) in the table's order.
+    methods = method_order(trained.loc[~reference, "method"]) + list(dict.fromkeys(trained.loc[reference, "method"]))
     position = {m: i for i, m in enumerate(methods)}
     series = list(trained.groupby(["architecture", "protocol"], sort=True))
     width = METHOD_WIDTH / max(1, len(series))
@@ -51,12 +54,19 @@ def plot_report(merged: pd.DataFrame, path: str | Path, controls: dict[str, pd.D
         for i, ((arch, protocol), g) in enumerate(series):
             x = g["method"].map(position).to_numpy() + (i - (len(series) - 1) / 2) * width
             marker = series_style(i)["marker"]
-            ax.errorbar(x, g[metric], yerr=np.nan_to_num(g[f"{metric}_ci95"].to_numpy(dtype=float)), marker=marker,
-                        ls="none", color=f"C{i}", capsize=3, label=f"{arch}, {protocol}")
+            ref = reference[g.index].to_numpy()
+            yerr = np.nan_to_num(g[f"{metric}_ci95"].to_numpy(dtype=float))
+            ax.errorbar(x[~ref], g[metric][~ref], yerr=yerr[~ref], marker=marker, ls="none", color=f"C{i}", capsize=3,
+                        label=f"{arch}, {protocol}")
+            if ref.any():  # the reference maps: their own marker, grey, so no one reads them as methods
+                ax.errorbar(x[ref], g[metric][ref], yerr=yerr[ref], marker=REFERENCE_MARKER, ms=8, ls="none",
+                            color="0.35", capsize=3, label=f"{arch}, {protocol}: chance and probes")
             paper = g.get(f"paper_{metric}")
             if paper is not None and paper.notna().any():
                 ax.plot(x, paper, marker=marker, ls="none", mfc="none", ms=10, color=f"C{i}",
                         label=f"{arch}: paper's Table I")
+        if reference.any():
+            ax.axvline(len(methods) - reference_count(trained) - 0.5, color="0.6", ls="--", lw=0.8)
         ax.set_title(f"{metric} {METRICS[metric].arrow}")
         ax.set_xticks(range(len(methods)), methods, rotation=30, ha="right", fontsize=8)
         ax.grid(alpha=0.3, axis="y")
@@ -73,6 +83,10 @@ def plot_report(merged: pd.DataFrame, path: str | Path, controls: dict[str, pd.D
     return save_figure(fig, path)
 
 
+def reference_count(trained: pd.DataFrame) -> int:
+    return int(trained.loc[trained["kind"].eq("reference"), "method"].nunique()) if "kind" in trained else 0
+
+
 def _plot_controls(ax, trained: pd.DataFrame, controls: dict[str, pd.DataFrame]) -> None:
     """Each method's AVX (filled) followed by its controls' (hollow, same colour): ADVISE beside its
     random-grouping and other-selection runs, each CAM beside its oracle run. A dotted line marks each
@@ -83,7 +97,8 @@ def _plot_controls(ax, trained: pd.DataFrame, controls: dict[str, pd.DataFrame])
     series = list(trained.groupby(["architecture", "protocol"], sort=True))
     width = METHOD_WIDTH / max(1, len(series))
     ticks, x = [], 0.0
-    for method in method_order(trained["method"]):
+    for method in method_order(trained.loc[trained.get("kind", pd.Series("method", trained.index)) == "method",
+                                           "method"]):
         for name in [method, *[label for label in controls if base[label] == method]]:
             table, hollow = (trained, False) if name == method else (controlled, True)
             for i, ((arch, protocol), _) in enumerate(series):

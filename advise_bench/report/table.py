@@ -11,6 +11,7 @@ import pandas as pd
 
 from ..errors import UserError
 from ..explainers import display_name
+from ..method_kinds import KINDS, REFERENCE_MAPS, method_kind
 from ..metrics.core import METRICS, STATUS_DEGENERATE_IMAGE, STATUS_DEGENERATE_MAP, STATUS_OK
 from ..metrics.summary import MeanCI
 from ..paths import RESOURCES
@@ -40,6 +41,11 @@ NOT_MEASURED_FOOTNOTE = (f"Time '{NOT_MEASURED}': maps computed elsewhere and sc
 NO_CS_FOOTNOTE = ("CS pass — for {methods}: no Class Sensitivity was measured (maps scored with `advise-bench score` "
                   "without a top-2 map). On a miss their metrics were scaled by d as if the CS check had passed, "
                   "since it could not be made.")
+CHANCE_BLOCK = "chance and probes"
+CHANCE_FOOTNOTE = ("Chance and probes: maps that know nothing of the image ('Random', seeded noise at the explained "
+                   "layer's resolution; 'Centre', a centred Gaussian prior) and a probe built to game the metrics "
+                   "('Keep-all', the whole image kept). A method's row is only worth reading against them: see the "
+                   "report's metric-validity section.")
 UNTRAINED_FOOTNOTE = (f"'{UNTRAINED_NOTE}': the run used --weights random; its metric values say nothing about the "
                       "methods, only its times are meaningful.")
 
@@ -147,7 +153,9 @@ def aggregate(rows: pd.DataFrame) -> pd.DataFrame:
         ok = g[g["status"] == STATUS_OK]
         weights = g["weights"].iloc[0] if "weights" in g else ""
         status = g["status"].astype(str)
-        rec = {"architecture": model, "protocol": protocol, "method": display_name(method), "n": len(ok),
+        rec = {"architecture": model, "protocol": protocol, "method": display_name(method),
+               "kind": method_kind(str(method)), "_reference": REFERENCE_MAPS.index(method) if method in REFERENCE_MAPS
+               else -1, "n": len(ok),
                "errors": int((~status.isin([STATUS_OK, STATUS_DEGENERATE_IMAGE, STATUS_DEGENERATE_MAP])).sum()),
                "degenerate_images": int((status == STATUS_DEGENERATE_IMAGE).sum()),
                "degenerate_maps": int((status == STATUS_DEGENERATE_MAP).sum()),
@@ -177,7 +185,9 @@ def aggregate(rows: pd.DataFrame) -> pd.DataFrame:
     table = pd.DataFrame(out)
     position = {m: i for i, m in enumerate(method_order(table["method"]))}
     table["_position"] = table["method"].map(position)
-    return table.sort_values(["architecture", "protocol", "_position"]).drop(columns="_position").reset_index(drop=True)
+    table["_kind"] = table["kind"].map(KINDS.index)  # the methods, then the reference maps, then the controls
+    return (table.sort_values(["architecture", "protocol", "_kind", "_reference", "_position"])
+            .drop(columns=["_position", "_kind", "_reference"]).reset_index(drop=True))
 
 
 def paper_table() -> pd.DataFrame:
@@ -243,6 +253,8 @@ def footnotes(merged: pd.DataFrame) -> list[str]:
         notes.append(NO_CS_FOOTNOTE.format(methods=", ".join(merged.loc[_no_cs(merged), "method"].unique())))
     if "paper_AVX" in merged and merged["paper_AVX"].notna().any():
         notes += [PAPER_FOOTNOTE, PAPER_TIE_FOOTNOTE]
+    if "kind" in merged and merged["kind"].eq("reference").any():
+        notes.append(CHANCE_FOOTNOTE)
     if "note" in merged and merged["note"].eq(UNTRAINED_NOTE).any():
         notes.append(UNTRAINED_FOOTNOTE)
     return notes
@@ -262,6 +274,8 @@ def table_lines(merged: pd.DataFrame) -> list[str]:
     heads += ["Time GPU / CPU (s)", "Hit", "CS pass", "errors", "degenerate image / map", "penalties (scaled/zeroed)"]
     rows = []
     for _, r in merged.iterrows():
+        if _starts_chance_block(merged, r.name):
+            rows.append([_architecture_cell(r), r["protocol"], f"*{CHANCE_BLOCK}*"] + [""] * (len(heads) - 3))
         cells = [_architecture_cell(r), r["protocol"], r["method"], str(r["n"]), r["peak_range"]]
         cells += [_with_paper_value(format_mean_ci(r[m], r[f"{m}_ci95"]), r.get(f"paper_{m}")) for m in metrics]
         time = NOT_MEASURED if _time_not_measured(r) else _time_cell(r["time_gpu_s"], r["time_cpu_s"])
@@ -272,6 +286,25 @@ def table_lines(merged: pd.DataFrame) -> list[str]:
                   f"{r['penalty_scaled']}/{r['penalty_zeroed']}"]
         rows.append(cells)
     return markdown_table(heads, rows)
+
+
+def _starts_chance_block(merged: pd.DataFrame, index) -> bool:
+    """Whether row ``index`` is the first reference map of its architecture x protocol (Table I's last block)."""
+    if "kind" not in merged or merged.loc[index, "kind"] != "reference":
+        return False
+    position = merged.index.get_loc(index)
+    if position == 0:
+        return True
+    previous = merged.iloc[position - 1]
+    same = (previous["architecture"], previous["protocol"]) == (merged.loc[index, "architecture"],
+                                                               merged.loc[index, "protocol"])
+    return not same or previous.get("kind") != "reference"
+
+
+def table1_rows(merged: pd.DataFrame) -> pd.DataFrame:
+    """Table I's rows: the methods, then the reference maps (the chance block); the shuffled controls are
+    compared in the chance section, not listed here."""
+    return merged if "kind" not in merged else merged[merged["kind"] != "shuffled"].reset_index(drop=True)
 
 
 def _latex_text(s: str) -> str:
@@ -288,6 +321,8 @@ def to_latex(merged: pd.DataFrame) -> str:
     lines = [r"\begin{tabular}{lllrl" + "r" * (len(cols) - 5) + "}", r"\toprule", " & ".join(cols) + r" \\",
              r"\midrule"]
     for _, r in merged.iterrows():
+        if _starts_chance_block(merged, r.name):
+            lines.append(rf"\midrule \multicolumn{{{len(cols)}}}{{l}}{{\emph{{{CHANCE_BLOCK}}}}} \\")
         cells = [_architecture_cell(r), r["protocol"], r["method"], str(r["n"]), r["peak_range"]]
         cells += [_with_paper_value(format_mean_ci(r[m], r[f"{m}_ci95"]), r.get(f"paper_{m}")) for m in metrics]
         cells += [NOT_MEASURED if _time_not_measured(r) else _with_paper_value(format_number(r[t]), r.get(f"paper_{t}"))
