@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 PRESET ?= vgg16
 RESULTS = $(shell $(BIN)/python -c "from advise_bench.runner.presets import load_preset; print(load_preset('configs/$(PRESET).toml').get('out','results'))" 2>/dev/null)
 
-.PHONY: install test lint demo reproduce reference reference-claims bench slurm-test clean
+.PHONY: install test lint demo reproduce reference reference-rerun reference-claims bench slurm-test clean
 
 install: $(BIN)/advise-bench
 
@@ -40,14 +40,29 @@ REF_DIR    = results/reference/$(REF_MODEL)
 REF_RUN    = $(BIN)/advise-bench run --config configs/$(REF_MODEL).toml --limit $(REF_LIMIT) --quiet
 ADVISE_CONTROLS = random-grouping max-peaks all-groups
 CAM_ORACLE = -m gradcam,gradcam++,layercam,scorecam --cam-groups like-advise
+# The chance level: the reference maps (random, centre, keep-all) beside the main rows (scoring cost only).
+# The one-run set: the six methods, their shuffled controls, the reference maps and the deletion/insertion
+# curves written together by one run (RERUN_DIR); once complete it replaces the main rows.
+CHANCE_RUN = $(REF_RUN) -m random,centre,keep-all --no-shuffled-control
+REF_EXTRA_mobilenet_v2 = --extra-metrics deletion,insertion  # as the committed rows were made
+RERUN_DIR  = $(REF_DIR)/rerun
+CONTROL_RUN = $(REF_RUN) --no-reference-maps --no-shuffled-control
 reference: install
-	$(REF_RUN) --out results/reference
-	$(REF_RUN) -m advise --advise-grouping random --out $(REF_DIR)/controls/random-grouping
-	$(REF_RUN) -m advise --advise-selection max-peaks --out $(REF_DIR)/controls/max-peaks
-	$(REF_RUN) -m advise --advise-selection all --out $(REF_DIR)/controls/all-groups
-	$(REF_RUN) $(CAM_ORACLE) --out $(REF_DIR)/controls/cam-oracle
+	$(REF_RUN) --no-reference-maps --no-shuffled-control --out results/reference
+	$(CHANCE_RUN) $(REF_EXTRA_$(REF_MODEL)) --out results/reference
+	$(CONTROL_RUN) -m advise --advise-grouping random --out $(REF_DIR)/controls/random-grouping
+	$(CONTROL_RUN) -m advise --advise-selection max-peaks --out $(REF_DIR)/controls/max-peaks
+	$(CONTROL_RUN) -m advise --advise-selection all --out $(REF_DIR)/controls/all-groups
+	$(CONTROL_RUN) $(CAM_ORACLE) --out $(REF_DIR)/controls/cam-oracle
 	$(BIN)/advise-bench report $(REF_DIR) --plot \
 	  $(foreach c,$(ADVISE_CONTROLS) cam-oracle,--control $(REF_DIR)/controls/$(c))
+
+# The one-run set (resumable, shardable: add SHARD=K/N); REF_RERUN_LIMIT images of the seeded order.
+REF_RERUN_LIMIT ?= $(REF_LIMIT)
+reference-rerun: install
+	$(BIN)/advise-bench run --config configs/$(REF_MODEL).toml --limit $(REF_RERUN_LIMIT) --quiet \
+	  --extra-metrics deletion,insertion $(if $(SHARD),--shard $(SHARD)) --out $(RERUN_DIR)
+	$(BIN)/advise-bench report $(RERUN_DIR)/$(REF_MODEL) --plot
 
 # The paper's other claims on the reference images: the corrected protocol (first REF_CORRECTED_LIMIT images, the
 # three ADVISE controls), the noise/ReLU ablation (first REF_ABLATION_LIMIT, with the ADVISE random-grouping and
@@ -57,7 +72,7 @@ REF_ABLATION_LIMIT ?= 100
 REF_SANITY_LIMIT ?= 100
 CORRECTED_DIR = $(REF_DIR)/corrected
 CORRECTED_RUN = $(BIN)/advise-bench run --config configs/$(REF_MODEL).toml --limit $(REF_CORRECTED_LIMIT) \
-                --protocol corrected --quiet
+                --protocol corrected --quiet --no-reference-maps --no-shuffled-control
 ABLATE = $(BIN)/advise-bench ablate --model $(REF_MODEL) --subset-seed 0 --limit $(REF_ABLATION_LIMIT) --quiet \
          --densities 0,0.025,0.05,0.075,0.1,0.125,0.15,0.175,0.2,0.225
 ABLATION_CONTROLS = random-grouping cam-oracle
@@ -67,6 +82,7 @@ ABLATION_CONTROLS = random-grouping cam-oracle
 ABLATION_CAM_ORACLE = -m gradcam++,scorecam --cam-groups like-advise
 reference-claims: install
 	$(CORRECTED_RUN) --out $(CORRECTED_DIR)
+	$(CORRECTED_RUN) -m random,centre,keep-all --out $(CORRECTED_DIR)
 	$(CORRECTED_RUN) -m advise --advise-grouping random --out $(CORRECTED_DIR)/controls/random-grouping
 	$(CORRECTED_RUN) -m advise --advise-selection max-peaks --out $(CORRECTED_DIR)/controls/max-peaks
 	$(CORRECTED_RUN) -m advise --advise-selection all --out $(CORRECTED_DIR)/controls/all-groups

@@ -159,3 +159,27 @@ def test_the_advise_comparisons_leave_the_chance_rows_out():
     rows = _rows({"advise": _noise(0.6, seed=1), "gradcam": _noise(0.5, seed=2), "random": _noise(0.2, seed=3),
                   "gradcam-shuffled": _noise(0.3, seed=4), "keep-all": _noise(0.9, seed=5)})
     assert set(compare_with_advise(rows, n_resamples=200)["baseline"]) == {"Grad-CAM"}
+
+
+def test_the_report_shows_the_chance_block_and_one_validity_line_per_metric(tmp_path):
+    from advise_bench.report.build import build_report, terminal_summary
+
+    values = {"advise": _noise(0.6, seed=1), "gradcam": _noise(0.5, seed=2), "advise-shuffled": _noise(0.4, seed=3),
+              "random": _noise(0.3, seed=4), "centre": _noise(0.2, seed=5), "keep-all": _noise(0.95, seed=6)}
+    rows = _rows(values, ("AD", "SSIM", "FSIM", "MSE", "AVX", "Hit", "CS_pass"))
+    folder = tmp_path / "m"
+    folder.mkdir()
+    for method, g in rows.drop(columns="weights").groupby("method"):
+        g.to_csv(folder / f"{method}.csv", index=False)
+    table, paths = build_report(tmp_path, n_resamples=500)
+    assert list(table["method"]) == ["ADVISE", "Grad-CAM", "Random", "Centre", "Keep-all (probe)"]
+    markdown = paths["markdown"].read_text()
+    assert markdown.index("Grad-CAM") < markdown.index("*chance and probes*") < markdown.index("Random")
+    summary = terminal_summary(table, paths)
+    lines = [line for line in summary.splitlines() if line.startswith("  ") and (": fails" in line or ": passes" in line)]
+    assert [line.split()[0] for line in lines] == ["AD", "SSIM", "FSIM", "MSE", "AVX", "Hit", "CS_pass"]
+    # keep-all at 0.95 on every metric games the higher-is-better ones; on AD and MSE 0.95 is the worst value.
+    for line in lines:
+        assert (FAILS_PROBE in line) == ("↑" in line), line
+    report = paths["report"].read_text()
+    assert "ADVISE (shuffled)" in paths["chance"].read_text() and "Chance level and metric validity" in report

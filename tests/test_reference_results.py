@@ -17,12 +17,15 @@ from advise_bench.report.table import load_rows
 REFERENCE = Path(__file__).resolve().parents[1] / "results" / "reference"
 MODELS = sorted(p.name for p in REFERENCE.iterdir() if (p / "table1.csv").exists()) if REFERENCE.is_dir() else []
 # Report folders: each main run, and each corrected-protocol run (<model>/corrected/<model>).
-REPORTS = [(m, Path(m)) for m in MODELS] + [(f"{m}/corrected", Path(m) / "corrected" / m) for m in MODELS
-                                            if (REFERENCE / m / "corrected" / m / "table1.csv").exists()]
+# Report folders: each main run, each corrected-protocol run (<model>/corrected/<model>) and the one-run set that
+# is to replace the main rows (<model>/rerun/<model>).
+REPORTS = [(m, Path(m)) for m in MODELS] + [(f"{m}/{sub}", Path(m) / sub / m) for m in MODELS
+                                            for sub in ("corrected", "rerun")
+                                            if (REFERENCE / m / sub / m / "table1.csv").exists()]
 ABLATIONS = [m for m in MODELS if (REFERENCE / m / "ablation" / "ablation_avx.csv").exists()]
 SANITY = [m for m in MODELS if (REFERENCE / m / "sanity" / "sanity_verdicts.csv").exists()]
 REBUILT = ("table1.md", "table1.csv", "table1.tex", "comparisons.csv", "ranks.csv", "rank_tests.csv", "report.md",
-           "controls.csv")
+           "controls.csv", "chance.csv", "validity.csv")
 
 
 def _inputs(src: Path, dst: Path):

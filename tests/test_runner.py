@@ -54,7 +54,8 @@ def test_end_to_end_all_methods_and_report(manifest, tmp_path):
 
     out = tmp_path / "res"
     counts = run(_cfg(manifest, out, limit=3), progress=False)
-    assert counts["images"] == 3 and counts["error"] == 6  # the corrupt image, one error row per method
+    # The corrupt image: one error row per method, per shuffled control and per reference map (6 + 6 + 3).
+    assert counts["images"] == 3 and counts["error"] == 15
     folder = out / MODEL
     for m in ("advise", "gradcam", "gradcampp", "scorecam", "layercam", "lime"):
         df = pd.read_csv(folder / f"{m}.csv", dtype={"image_id": str})
@@ -69,8 +70,19 @@ def test_end_to_end_all_methods_and_report(manifest, tmp_path):
     assert len(groups) >= 2 and {"peaks", "units", "AVX"} <= set(groups.columns)
     assert len(list((folder / "advise_units").glob("*.npz"))) == 2
     assert (folder / "run.json").exists()
+    for m in ("random", "centre", "keep-all", "advise-shuffled", "gradcampp-shuffled", "lime-shuffled"):
+        df = pd.read_csv(folder / f"{m}.csv", dtype={"image_id": str})
+        assert len(df) == 3 and (df.status == "ok").sum() == 2, m
+        assert df["time_s"].isna().all()  # the chance rows cost only the scoring: no explainer time
     table, paths = build_report(out)
-    assert len(table) == 6 and all(p.exists() for p in paths.values())
+    # Table I: the six methods, then the three reference maps; the shuffled controls are in chance.csv.
+    assert len(table) == 9 and all(p.exists() for p in paths.values())
+    assert list(table["kind"]) == ["method"] * 6 + ["reference"] * 3
+    assert "chance and probes" in paths["markdown"].read_text()
+    validity = pd.read_csv(paths["validity"])
+    assert set(validity["metric"]) >= {"AD", "SSIM", "FSIM", "MSE", "AVX", "Hit", "CS_pass"}
+    chance = pd.read_csv(paths["chance"])
+    assert set(chance["against"]) == {"chance", "shuffled"} and chance["method"].nunique() == 6
     assert "ADVISE" in paths["markdown"].read_text() and "AD ↓" in paths["markdown"].read_text()
     adv = table[table.method == "ADVISE"].iloc[0]
     assert adv["n"] == 2 and adv["errors"] == 1 and adv["peak_range"] != "N/A"
@@ -96,6 +108,15 @@ def test_shards_merge_to_the_unsharded_run(manifest, tmp_path):
         assert sum(len(pd.read_csv(p)) for p in (sharded / MODEL).glob(f"{m}.*csv")) == 6  # no image twice
     a = load_rows(full).drop(columns=TIME_COLS + ["shard"], errors="ignore").sort_values(["method", "image_id"])
     b = load_rows(sharded).drop(columns=TIME_COLS + ["shard"], errors="ignore").sort_values(["method", "image_id"])
+    # The reference maps and the shuffled controls too: identical in any shard, resume or rerun.
+    assert {"random", "centre", "keep-all", "gradcam-shuffled", "advise-shuffled"} <= set(b["method"])
+    rerun = tmp_path / "rerun"
+    run(_cfg(manifest, rerun, methods=("gradcam",)), progress=False)
+    c = load_rows(rerun).drop(columns=TIME_COLS + ["shard"], errors="ignore").sort_values(["method", "image_id"])
+    chance = ["random", "centre", "keep-all", "gradcam-shuffled"]
+    c = c[c.method.isin(chance)].dropna(axis=1, how="all").reset_index(drop=True)
+    pd.testing.assert_frame_equal(a.loc[a.method.isin(chance), list(c.columns)].reset_index(drop=True), c,
+                                  check_dtype=False)
     pd.testing.assert_frame_equal(a.reset_index(drop=True), b.reset_index(drop=True), check_dtype=False)
 
 
@@ -170,6 +191,7 @@ def test_the_runner_names_no_method():
     from advise_bench.runner.manifest import PACKAGES
 
     names = set(EXPLAINERS) | {c.display_name.lower() for c in EXPLAINERS.values()}
+    names -= {"random"}  # the reference map's name is also --weights random's
     for path in Path(runner_pkg.__file__).parent.glob("*.py"):
         text = path.read_text().lower().replace("advise-bench", "").replace("advise_bench", "")  # the tool's name
         for package in PACKAGES:  # the version manifest lists packages, e.g. "lime"

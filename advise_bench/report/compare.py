@@ -66,7 +66,7 @@ def compare_with_advise(
 ) -> pd.DataFrame:
     """One row per model x protocol x metric x baseline: ADVISE minus the baseline on their common images."""
     records = []
-    metrics = metric_columns(rows)
+    metrics = metric_columns(trained_ok_rows(rows))
     for (model, protocol), block in trained_ok_rows(rows).groupby(BLOCK, sort=True):
         start = len(records)
         for metric in metrics:
@@ -110,7 +110,7 @@ def rank_methods(rows: pd.DataFrame, table: pd.DataFrame) -> tuple[pd.DataFrame,
     for (model, protocol), block in trained_ok_rows(rows).groupby(BLOCK, sort=True):
         ours = table[(table["architecture"] == model) & (table["protocol"] == protocol)].set_index("method")
         published = paper[paper["architecture"] == paper_architecture(model)].set_index("method")
-        for metric in metric_columns(rows):
+        for metric in metric_columns(trained_ok_rows(rows)):
             wide = per_image(block, metric)
             complete = wide.dropna()
             names = [display_name(m) for m in wide.columns]

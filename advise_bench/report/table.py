@@ -215,7 +215,9 @@ def _with_paper_value(ours: str, paper) -> str:
 
 
 def table_metrics_of(merged: pd.DataFrame) -> tuple[str, ...]:
-    return TABLE_METRICS + tuple(m for m in OPTIONAL_METRICS if m in merged and merged[m].notna().any())
+    """Table I's metrics, then the opt-in ones that a real method measured (not the reference maps alone)."""
+    methods = merged[merged["kind"] == "method"] if "kind" in merged else merged
+    return TABLE_METRICS + tuple(m for m in OPTIONAL_METRICS if m in methods and methods[m].notna().any())
 
 
 def _time_cell(gpu, cpu) -> str:
