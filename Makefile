@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 PRESET ?= vgg16
 RESULTS = $(shell $(BIN)/python -c "from advise_bench.runner.presets import load_preset; print(load_preset('configs/$(PRESET).toml').get('out','results'))" 2>/dev/null)
 
-.PHONY: install test lint demo reproduce reference reference-rerun reference-claims bench slurm-test clean
+.PHONY: install test lint demo reproduce reference reference-rerun reference-claims reports bench slurm-test clean
 
 install: $(BIN)/advise-bench
 
@@ -95,6 +95,22 @@ reference-claims: install
 	  $(foreach c,$(ABLATION_CONTROLS),--control $(REF_DIR)/controls/$(c))
 	$(BIN)/advise-bench sanity --model $(REF_MODEL) --limit $(REF_SANITY_LIMIT) --subset-seed 0 --quiet \
 	  --out $(REF_DIR)/sanity
+
+# Every committed report, ablation summary and sanity summary rebuilt from the committed rows; no model is loaded.
+REF_MODELS = mobilenet mobilenet_v2
+reports: install
+	@for m in $(REF_MODELS); do \
+	  d=results/reference/$$m; \
+	  $(BIN)/advise-bench report $$d --plot $$(for c in $$d/controls/*/; do ls $$c*/run*.json >/dev/null 2>&1 && printf -- '--control %s ' $${c%/}; done) >/dev/null && echo "rebuilt $$d"; \
+	  for sub in corrected rerun; do \
+	    r=$$d/$$sub/$$m; [ -f $$r/table1.csv ] || continue; \
+	    $(BIN)/advise-bench report $$r --plot $$(for c in $$d/$$sub/controls/*/; do ls $$c*/run*.json >/dev/null 2>&1 && printf -- '--control %s ' $${c%/}; done) >/dev/null && echo "rebuilt $$r"; \
+	  done; \
+	  if [ -f $$d/ablation/ablation_avx.csv ]; then \
+	    $(BIN)/advise-bench ablate --summary-only --out $$d $$(for c in $$d/controls/*/; do [ -d $$c/ablation ] && printf -- '--control %s ' $${c%/}; done) >/dev/null && echo "rebuilt $$d/ablation"; fi; \
+	  if [ -f $$d/sanity/sanity_images.csv ]; then \
+	    $(BIN)/advise-bench sanity --summary-only --out $$d/sanity >/dev/null && echo "rebuilt $$d/sanity"; fi; \
+	done
 
 bench: install
 	cd scripts && ../$(BIN)/python bench_advise.py

@@ -45,7 +45,8 @@ def _cfg(manifest, out, **kw):
 
 
 def _rows(out, method="gradcam"):
-    frames = [pd.read_csv(p, dtype={"image_id": str}) for p in sorted(Path(out, MODEL).glob(f"{method}*.csv"))]
+    files = [*Path(out, MODEL).glob(f"{method}.csv"), *Path(out, MODEL).glob(f"{method}.shard-*.csv")]
+    frames = [pd.read_csv(p, dtype={"image_id": str}) for p in sorted(files)]
     return pd.concat(frames).sort_values("image_id").reset_index(drop=True)
 
 
@@ -73,7 +74,8 @@ def test_end_to_end_all_methods_and_report(manifest, tmp_path):
     for m in ("random", "centre", "keep-all", "advise-shuffled", "gradcampp-shuffled", "lime-shuffled"):
         df = pd.read_csv(folder / f"{m}.csv", dtype={"image_id": str})
         assert len(df) == 3 and (df.status == "ok").sum() == 2, m
-        assert df["time_s"].isna().all()  # the chance rows cost only the scoring: no explainer time
+        # A shuffled control costs only the scoring: no explainer time. A reference map is an explainer.
+        assert df["time_s"].isna().all() if m.endswith("-shuffled") else df["time_s"].notna().sum() == 2
     table, paths = build_report(out)
     # Table I: the six methods, then the three reference maps; the shuffled controls are in chance.csv.
     assert len(table) == 9 and all(p.exists() for p in paths.values())
@@ -231,7 +233,8 @@ def test_constant_images_are_degenerate_and_stay_out_of_the_means(ilsvrc_dir, tm
         shutil.copy(p, folder / p.name)
     out = tmp_path / "res"
     counts = run(RunConfig(model=MODEL, data=str(folder), out=str(out), methods=("gradcam", "layercam"),
-                           extra_metrics=("deletion", "insertion")), progress=False)
+                           extra_metrics=("deletion", "insertion"), reference_maps=False, shuffled_control=False),
+                 progress=False)
     assert counts["degenerate_image"] == 4 and counts["ok"] + counts["degenerate_map"] == 4
     rows = _rows(out, "gradcam").set_index("image_id")
     assert rows.loc["a_black", "status"] == rows.loc["b_white", "status"] == "degenerate_image"

@@ -188,7 +188,10 @@ def test_a_hostile_maps_folder_gives_a_row_per_image_and_finishes(ilsvrc_dir, tm
     res = CliRunner().invoke(app, ["score", str(maps), "--name", "hostile", "--model", MODEL, "--data", str(manifest),
                                    "--out", str(tmp_path / "res"), "--quiet"])
     assert res.exit_code == 0, res.output
-    assert "8 images: 2 rows ok, 5 error rows, 1 degenerate rows" in res.output
+    # Each image's row and its shuffled control's row (the same status: a bad map is bad shuffled too).
+    assert "8 images: 4 rows ok, 10 error rows, 2 degenerate rows" in res.output
+    shuffled = pd.read_csv(tmp_path / "res" / MODEL / "hostile-shuffled.csv", dtype={"image_id": str})
+    assert len(shuffled) == 8 and (shuffled["status"] == "ok").sum() == 2
     assert "1 maps name no image of this selection" in res.output
     rows = pd.read_csv(tmp_path / "res" / MODEL / "hostile.csv", dtype={"image_id": str}).set_index("image_id")
     assert rows["status"].value_counts().to_dict() == {"error": 5, "ok": 2, "degenerate_map": 1}

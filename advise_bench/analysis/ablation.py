@@ -103,7 +103,9 @@ def ablate(
                   "(no ReLU in its maps: the same as with ReLU)", flush=True)
         for d in densities:
             folder = root / tag(relu, d)
-            sub = dataclasses.replace(cfg, noise_density=d, relu=relu, out=str(folder), methods=methods)
+            # No chance rows under noise: they are the main run's, and would double the scoring of every setting.
+            sub = dataclasses.replace(cfg, noise_density=d, relu=relu, out=str(folder), methods=methods,
+                                      reference_maps=False, shuffled_control=False)
             if progress:
                 print(f"ablation: ReLU {'on' if relu else 'off'}, density {d:.3f} -> {folder}", flush=True)
             run(sub, progress=progress)

@@ -105,8 +105,6 @@ def ablate_command(
         subset_seed=subset_seed, out=out, protocol=protocol, seed=seed, lime_samples=lime_samples,
         scorecam_max_n=_scorecam_max_n(scorecam_max_n), advise_selection=advise_selection,
         advise_grouping=advise_grouping, cam_groups=cam_groups, shard=parse_shard(shard),
-        # The chance rows are the main run's: under noise they would multiply the scoring by two.
-        reference_maps=False, shuffled_control=False,
     )
     if config is not None:
         from ..runner.presets import apply_preset, explicit_options
