@@ -149,7 +149,7 @@ class Run:
 
         from ..metrics.core import STATUSES
         from .manifest import write_manifest
-        from .store import RowWriter
+        from .store import RowWriter, drop_rows
 
         self.out_dir.mkdir(parents=True, exist_ok=True)
         write_manifest(
@@ -161,6 +161,8 @@ class Run:
         self.candidate_writers = {m: RowWriter(self.path(f"{m}_groups")) for m, e in self.explainers.items()
                                   if e.candidate_key is not None}
         done = {m: self.done_ids(m) for m in self.cfg.methods}
+        for m, writer in self.candidate_writers.items():  # an image cut short: its candidates are written again
+            drop_rows(writer.path, lambda r, m=m: r["image_id"] not in done[m])
         todo = [r for r in self.records if any(r.image_id not in done[m] for m in self.cfg.methods)]
         counts = {"images": len(self.records), "skipped_done": len(self.records) - len(todo), **dict.fromkeys(STATUSES, 0)}
         bs = self.cfg.batch_size
