@@ -63,6 +63,7 @@ def test_salt_and_pepper_is_seeded_and_has_the_density():
 
 
 def test_zero_density_reproduces_the_clean_run_and_noise_is_deterministic(ilsvrc_dir, tmp_path):
+    """In one environment: rows made on another machine differ in the last float digits (advise_bench.analysis.ablation)."""
     run(_cfg(ilsvrc_dir, tmp_path / "clean"), progress=False)
     run(_cfg(ilsvrc_dir, tmp_path / "zero", noise_density=0.0), progress=False)
     run(_cfg(ilsvrc_dir, tmp_path / "noisy1", noise_density=0.1), progress=False)

@@ -4,7 +4,12 @@ without ReLU in map formation, with the report's statistics.
 Every (ReLU mode, density) pair is an ordinary :func:`~advise_bench.runner.run.run` into its own folder,
 ``<out>/ablation/relu-on_d0.050/<model>/<method>.csv`` etc., so the ablation resumes and shards exactly
 like a normal run. :func:`summarize_ablation` rebuilds every output from those folders alone (no model,
-seconds), after each ``ablate`` call or on its own (``ablate --summary-only``):
+seconds), after each ``ablate`` call or on its own (``ablate --summary-only``).
+
+Density 0 explains the clean images (no pixel changes): on the same machine and libraries it gives the plain
+``run``'s rows exactly. Rows made elsewhere differ in the last float digits, which can flip a few pixels of
+a binary mask or move one unit across a KDE valley (other ADVISE group sizes), so compare a density-0 folder
+with a main run only when both were made in the same environment.
 
 ``ablation_avx.csv``
     Per model, ReLU mode, density and series (each method, and each control's series): n images
