@@ -105,6 +105,25 @@ def test_every_committed_run_folder_accounts_for_its_rows():
         assert (share_ok >= 0.99).all(), (folder, share_ok.to_dict())
 
 
+def test_every_committed_metric_value_lies_in_its_declared_range():
+    """metrics/core.py's METRICS ranges hold on every committed per-image row (SSIM: [-1, 1], it does go below 0)."""
+    from advise_bench.metrics.core import METRICS
+
+    names = ("AD", "SSIM", "FSIM", "MSE", "AVX")
+    outside = {}
+    for group in per_image_files(REFERENCE).values():
+        for csv in group:
+            columns = [c for c in names if c in pd.read_csv(csv, nrows=0).columns]
+            if not columns:
+                continue
+            values = pd.read_csv(csv, usecols=columns)
+            for c in columns:
+                bad = ~values[c].dropna().between(METRICS[c].lo, METRICS[c].hi)
+                if bad.any():
+                    outside[f"{csv.relative_to(REFERENCE)}:{c}"] = int(bad.sum())
+    assert not outside, outside
+
+
 def row_key(csv: Path) -> tuple[str, ...] | None:
     """The columns that name one row of a per-image CSV (None: a table of aggregates, no image rows).
     A method's rows: one per image and method. Its candidates (``<method>_groups*.csv``): one per image,
