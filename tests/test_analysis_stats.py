@@ -287,6 +287,21 @@ def test_ablation_zero_fraction_cis_and_paired_verdicts(constructed_ablation):
     assert not (root / "ablation_controls.csv").exists()
 
 
+def test_ablation_zero_fraction_split_by_cause(tmp_path):
+    """AVX = 0 because the penalty zeroed the map, or with no such penalty because a term is <= 0 (SSIM < 0)."""
+    folder = tmp_path / "ablation" / "relu-on_d0.100" / "m"
+    folder.mkdir(parents=True)
+    penalty = ["zeroed", "zeroed", "none", "scaled", "none", "none", "scaled", "none"]
+    avx = [0.0, 0.0, 0.0, 0.0, 0.3, 0.5, 0.2, np.nan]
+    status = ["ok"] * 7 + ["error"]
+    pd.DataFrame({"image_id": [f"{i}" for i in range(8)], "method": "lime", "model": "m", "protocol": "reference",
+                  "status": status, "AVX": avx, "SSIM": [0, 0, -0.004, 0.0, 0.4, 0.6, 0.3, np.nan],
+                  "penalty": penalty}).to_csv(folder / "lime.csv", index=False)
+    row = summarize_ablation(tmp_path / "ablation", **FAST).iloc[0]
+    assert row["n"] == 7 and row["zero_fraction"] == pytest.approx(4 / 7)
+    assert row["zero_penalty_fraction"] == pytest.approx(2 / 7) and row["zero_term_fraction"] == pytest.approx(2 / 7)
+
+
 def _write_control(folder, setting, method, avx, grouping="random"):
     _write_rows(folder / "ablation" / setting / "m", method, avx)
     doc = {"config": {"advise_grouping": grouping, "advise_selection": "oracle-avx"}}

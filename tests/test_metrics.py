@@ -46,6 +46,24 @@ def test_mse_average_drop_and_avx_by_hand():
     assert core.avx(1.0, 0.5, 0.5, 0.5) == 0.0 and core.avx(0.1, 0.0, 0.5, 0.5) == 0.0
 
 
+def test_ssim_can_be_negative_and_avx_is_then_0_without_a_penalty():
+    rng = np.random.default_rng(0)
+    image = rng.integers(0, 256, (32, 32, 3), dtype=np.uint8)
+    inverted = 255 - image  # anti-correlated with the image everywhere
+    for value in (core.ssim_volume(image, inverted), core.ssim_channels(image, inverted)):
+        assert core.METRICS["SSIM"].lo <= value < 0
+    assert (core.METRICS["SSIM"].lo, core.METRICS["SSIM"].hi) == (-1.0, 1.0)
+    assert core.avx(ad=0.1, ssim=-0.004, fsim_value=0.6, mse_value=0.2) == 0.0
+
+
+def test_avx_zero_causes_tell_the_penalty_from_a_term():
+    avx = [0.0, 0.0, 0.0, 0.4, np.nan]
+    penalty = ["zeroed", "none", "scaled", "zeroed", "zeroed"]
+    by_penalty, by_term = core.avx_zero_causes(avx, penalty)
+    assert by_penalty.tolist() == [True, False, False, False, False]
+    assert by_term.tolist() == [False, True, True, False, False]
+
+
 def test_class_sensitivity_by_hand():
     m1 = np.array([[0.0, 1.0], [0.0, 1.0]])
     assert core.class_sensitivity(m1, m1) == pytest.approx(1.0)

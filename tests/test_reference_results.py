@@ -99,15 +99,86 @@ RUN_FOLDERS = sorted({p.parent for p in REFERENCE.rglob("run*.json")}) if REFERE
 
 def test_every_committed_run_folder_accounts_for_its_rows():
     """Controls and ablation settings too: at least 99% of each method's rows are ``ok`` in every folder that
-    holds a run, and no file has two rows for one image and method (a resumed run redid nothing)."""
+    holds a run."""
     assert len(RUN_FOLDERS) >= len(REPORTS)
     for folder in RUN_FOLDERS:
         rows = load_rows(folder)
         assert len(rows), folder
         share_ok = (rows["status"] == STATUS_OK).groupby(rows["method"]).mean()
         assert (share_ok >= 0.99).all(), (folder, share_ok.to_dict())
-        for csv in folder.glob("*.csv"):  # load_rows keeps the last of duplicates, so read each file raw
-            if csv.name in REBUILT or "_groups" in csv.name:
+
+
+def test_every_committed_metric_value_lies_in_its_declared_range():
+    """metrics/core.py's METRICS ranges hold on every committed per-image row (SSIM: [-1, 1], it does go below 0)."""
+    from advise_bench.metrics.core import METRICS
+
+    names = ("AD", "SSIM", "FSIM", "MSE", "AVX")
+    outside = {}
+    for group in per_image_files(REFERENCE).values():
+        for csv in group:
+            columns = [c for c in names if c in pd.read_csv(csv, nrows=0).columns]
+            if not columns:
                 continue
-            raw = pd.read_csv(csv, usecols=["image_id", "method"])
-            assert not raw.duplicated().any(), csv
+            values = pd.read_csv(csv, usecols=columns)
+            for c in columns:
+                bad = ~values[c].dropna().between(METRICS[c].lo, METRICS[c].hi)
+                if bad.any():
+                    outside[f"{csv.relative_to(REFERENCE)}:{c}"] = int(bad.sum())
+    assert not outside, outside
+
+
+def row_key(csv: Path) -> tuple[str, ...] | None:
+    """The columns that name one row of a per-image CSV (None: a table of aggregates, no image rows).
+    A method's rows: one per image and method. Its candidates (``<method>_groups*.csv``): one per image,
+    class and candidate (ADVISE's ``peaks``, a CAM oracle's ``group``). The sanity check's rows: one per
+    image, series and cascade step."""
+    columns = set(pd.read_csv(csv, nrows=0).columns)
+    if "image_id" not in columns:
+        return None
+    if {"series", "step"} <= columns:
+        return ("image_id", "series", "step")
+    if "_groups" in csv.name:
+        candidate = "peaks" if "peaks" in columns else "group"
+        return ("image_id", "target", candidate)
+    return ("image_id", "method")
+
+
+def duplicated_rows(files: list[Path], key: tuple[str, ...]) -> int:
+    """Rows of these files (read raw: load_rows keeps the last of duplicates) whose key another row has."""
+    raw = pd.concat([pd.read_csv(f, usecols=list(key), dtype=str, keep_default_na=False) for f in files])
+    return int(raw.duplicated().sum())
+
+
+def per_image_files(root: Path) -> dict[tuple[Path, str], list[Path]]:
+    """Every CSV with per-image rows under ``root``, by folder and file stem: a method's unsharded file and
+    its shards (``advise.csv``, ``advise.shard-0-of-2.csv``) hold one set of rows between them."""
+    found: dict[tuple[Path, str], list[Path]] = {}
+    for csv in sorted(root.rglob("*.csv")):
+        if row_key(csv):
+            found.setdefault((csv.parent, csv.name.split(".")[0]), []).append(csv)
+    return found
+
+
+def test_no_committed_file_has_a_row_twice():
+    """Per-image rows of every kind (runs, controls, ablation settings, candidates, the sanity check): a
+    resumed run redid nothing twice."""
+    files = per_image_files(REFERENCE)
+    assert any(stem == "sanity_images" for _, stem in files) and any("_groups" in stem for _, stem in files)
+    twice = {f"{folder.relative_to(REFERENCE)}/{stem}": n for (folder, stem), group in files.items()
+             if (n := duplicated_rows(group, row_key(group[0])))}
+    assert not twice, twice
+
+
+def test_row_key_names_every_kind_of_per_image_file(tmp_path):
+    files = {"advise.csv": "image_id,method,AVX\n", "advise_groups.csv": "image_id,target,peaks,AVX\n",
+             "gradcam_groups.shard-0-of-2.csv": "image_id,target,group,AVX\n",
+             "sanity_images.csv": "image_id,series,step,spearman\n", "table1.csv": "method,AVX\n"}
+    for name, text in files.items():
+        (tmp_path / name).write_text(text + ",".join("1" * text.count(",")) + ",1\n")
+    assert {name: row_key(tmp_path / name) for name in files} == {
+        "advise.csv": ("image_id", "method"), "advise_groups.csv": ("image_id", "target", "peaks"),
+        "gradcam_groups.shard-0-of-2.csv": ("image_id", "target", "group"),
+        "sanity_images.csv": ("image_id", "series", "step"), "table1.csv": None}
+    (tmp_path / "advise.shard-0-of-2.csv").write_text((tmp_path / "advise.csv").read_text())
+    group = per_image_files(tmp_path)[(tmp_path, "advise")]
+    assert len(group) == 2 and duplicated_rows(group, ("image_id", "method")) == 1  # one image in two files

@@ -73,6 +73,26 @@ def test_degenerate_rows_are_counted_and_kept_out_of_every_mean(tmp_path):
     assert "(paper" not in md and "The paper's Table I" not in paths["report"].read_text()  # not in the paper
 
 
+def test_avx_zero_is_counted_by_cause_and_a_term_below_zero_gets_a_note(tmp_path):
+    rows = offset_rows({}, n_images=10)
+    lime = [r for r in rows if r["method"] == "lime"]
+    lime[0].update(AVX=0.0, AD=1.0, SSIM=0.0, FSIM=0.0, MSE=1.0, penalty="zeroed", Hit=False, CS_pass=False)
+    lime[1].update(AVX=0.0, SSIM=-0.003)  # a hit, no penalty: SSIM < 0 makes AVX 0
+    write_results(tmp_path, "mobilenet_v2", rows)
+    merged, paths = build_report(tmp_path, n_resamples=1000)
+    by_method = merged.set_index("method")
+    assert by_method.loc["LIME", ["avx_zero_penalty", "avx_zero_term"]].tolist() == [1, 1]
+    assert by_method.loc["Grad-CAM", ["avx_zero_penalty", "avx_zero_term"]].tolist() == [0, 0]
+    table = pd.read_csv(paths["csv"]).set_index("method")
+    assert table.loc["LIME", ["avx_zero_penalty", "avx_zero_term"]].tolist() == [1, 1]
+    note = "AVX is 0 without the penalty on 1 LIME image(s) (mobilenet_v2, reference)"
+    assert note in paths["report"].read_text() and note in paths["markdown"].read_text()
+    lime[1].update(AVX=0.5, SSIM=0.4)  # only the penalty's zero left: no note
+    write_results(tmp_path, "mobilenet_v2", rows)
+    _, paths = build_report(tmp_path, n_resamples=1000)
+    assert "AVX is 0 without the penalty" not in paths["report"].read_text()
+
+
 def test_verdicts_respect_each_metric_direction(tmp_path):
     offsets = {"advise": {"AVX": 0.1, "AD": -0.1}, "lime": {"AVX": 0.2, "AD": 0.05}}
     rows = [r for r in offset_rows(offsets) if r["method"] in ("advise", "gradcam", "lime")]

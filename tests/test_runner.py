@@ -91,6 +91,14 @@ def test_end_to_end_all_methods_and_report(manifest, tmp_path):
     # Resuming a finished run does nothing.
     again = run(_cfg(manifest, out, limit=3), progress=False)
     assert again["skipped_done"] == 3 and again["ok"] == 0
+    # Killed between an image's candidate rows and its row: the resume redoes it and writes its candidates once.
+    lines = (folder / "advise.csv").read_text().splitlines(keepends=True)
+    victim = next(line.split(",")[0] for line in lines[1:] if line.rstrip("\n").endswith(",ok,"))
+    (folder / "advise.csv").write_text("".join(line for line in lines if not line.startswith(victim + ",")))
+    before = pd.read_csv(folder / "advise_groups.csv", dtype={"image_id": str})
+    run(_cfg(manifest, out, limit=3, methods=("advise",)), progress=False)
+    after = pd.read_csv(folder / "advise_groups.csv", dtype={"image_id": str})
+    assert len(after) == len(before) and not after.duplicated(["image_id", "target", "peaks"]).any()
 
 
 def test_shards_merge_to_the_unsharded_run(manifest, tmp_path):
@@ -155,6 +163,19 @@ def test_torn_last_line_is_repaired(tmp_path):
     assert done_ids(p) == {"a", "b"}
     RowWriter(p).write({"image_id": "c", "v": 3})
     assert p.read_text() == "image_id,v\na,1\nb,2\nc,3\n"
+
+
+def test_drop_rows_keeps_the_other_rows_byte_for_byte(tmp_path):
+    from advise_bench.runner.store import drop_rows
+
+    p = tmp_path / "x.csv"
+    w = RowWriter(p)
+    for image_id, v in (("a", 0.1 + 0.2), ("b", "x, y"), ("a", 1e-17), ("c", None)):
+        w.write({"image_id": image_id, "v": v})
+    before = p.read_text().splitlines(keepends=True)
+    assert drop_rows(p, lambda r: r["image_id"] == "a") == 2
+    assert p.read_text() == "".join(before[:1] + before[2:3] + before[4:])
+    assert drop_rows(p, lambda r: False) == 0 and drop_rows(tmp_path / "none.csv", lambda r: True) == 0
 
 
 def test_parse_shard(monkeypatch):

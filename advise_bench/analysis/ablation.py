@@ -4,13 +4,21 @@ without ReLU in map formation, with the report's statistics.
 Every (ReLU mode, density) pair is an ordinary :func:`~advise_bench.runner.run.run` into its own folder,
 ``<out>/ablation/relu-on_d0.050/<model>/<method>.csv`` etc., so the ablation resumes and shards exactly
 like a normal run. :func:`summarize_ablation` rebuilds every output from those folders alone (no model,
-seconds), after each ``ablate`` call or on its own (``ablate --summary-only``):
+seconds), after each ``ablate`` call or on its own (``ablate --summary-only``).
+
+Density 0 explains the clean images (no pixel changes): on the same machine and libraries it gives the plain
+``run``'s rows exactly. Rows made elsewhere differ in the last float digits, which can flip a few pixels of
+a binary mask or move one unit across a KDE valley (other ADVISE group sizes), so compare a density-0 folder
+with a main run only when both were made in the same environment.
 
 ``ablation_avx.csv``
     Per model, ReLU mode, density and series (each method, and each control's series): n images
     (status ok), the mean AVX with its 95% percentile-bootstrap CI (the report's, seeded, values in
     image-id order), ``zero_fraction`` -- the share of those images whose AVX is exactly 0 (the paper's
-    claim is that ADVISE reaches 0) -- and the means of AD, SSIM, FSIM and MSE.
+    claim is that ADVISE reaches 0) -- split by cause into ``zero_penalty_fraction`` (the penalty zeroed
+    the map: a miss that fails the CS check) and ``zero_term_fraction`` (no penalty zeroed it, a term of AVX
+    is <= 0 itself, e.g. LIME's SSIM slightly below 0 under noise; :func:`~advise_bench.metrics.core.
+    avx_zero_causes`), which add up to it, and the means of AD, SSIM, FSIM and MSE.
 ``ablation_comparisons.csv``
     Per ReLU mode and density, the report's paired comparison (:func:`~advise_bench.report.compare.
     compare_with_advise`): ADVISE - baseline on the images both scored, bootstrap CI, Wilcoxon, Holm,
@@ -39,7 +47,7 @@ import pandas as pd
 
 from ..config import RunConfig
 from ..errors import UserError
-from ..metrics.core import STATUS_OK
+from ..metrics.core import STATUS_OK, avx_zero_causes
 from ..report import stats
 from ..report.figure import save_figure
 from ..runner.run import run
@@ -52,7 +60,7 @@ COMPARISONS_FILE = "ablation_comparisons.csv"
 CONTROLS_FILE = "ablation_controls.csv"
 FIGURE_FILE = "ablation_avx.png"
 SUMMARY_COLUMNS = ["model", "method", "control", "relu", "density", "n", "errors", "AVX", "AVX_ci_low", "AVX_ci_high",
-                   "zero_fraction", "AD", "SSIM", "FSIM", "MSE"]
+                   "zero_fraction", "zero_penalty_fraction", "zero_term_fraction", "AD", "SSIM", "FSIM", "MSE"]
 
 
 def tag(relu: bool, density: float) -> str:
@@ -219,8 +227,22 @@ def summarize(rows: pd.DataFrame, relu: bool, density: float, n_resamples: int =
             if m == "AVX":
                 rec["AVX_ci_low"], rec["AVX_ci_high"] = stats.bootstrap_mean_ci(values, n_resamples, seed)
                 rec["zero_fraction"] = float(np.mean(values == 0.0)) if len(values) else np.nan
+                rec.update(_zero_fractions(ok))
         out.append(rec)
     return pd.DataFrame(out, columns=SUMMARY_COLUMNS)
+
+
+def _zero_fractions(ok: pd.DataFrame) -> dict:
+    """The shares of the scored images whose AVX is 0 because the penalty zeroed it, and because a term is <= 0."""
+    from ..report.table import numeric
+
+    avx = numeric(ok, "AVX")
+    scored = avx.notna().to_numpy()
+    if not scored.any():
+        return {"zero_penalty_fraction": np.nan, "zero_term_fraction": np.nan}
+    penalty = ok["penalty"] if "penalty" in ok else pd.Series("", index=ok.index)
+    by_penalty, by_term = avx_zero_causes(avx.to_numpy()[scored], penalty.to_numpy()[scored])
+    return {"zero_penalty_fraction": float(by_penalty.mean()), "zero_term_fraction": float(by_term.mean())}
 
 
 def plot(table: pd.DataFrame, path: str | Path) -> Path:

@@ -32,7 +32,8 @@ Similarity (per image, :func:`spearman`, :func:`ssim`)
     except an identical map: 1) and SSIM (scikit-image, ``data_range=1``). Step 0 compares the trained
     model's maps with a second computation of them (determinism: expect 1). One row per (image, series,
     step) goes to ``sanity_images.csv`` as soon as it is computed, so a run resumes: images that have
-    every row are skipped.
+    every row are skipped, and an image cut short mid-cascade loses its rows and is redone from step 0
+    (the file never holds one (image, series, step) twice).
 
 Summary and verdict (:func:`summarize`, :func:`verdicts`)
     Per series and step: the mean similarity over the images with a 95% percentile-bootstrap CI (the
@@ -305,6 +306,7 @@ def sanity(
     sink = _RowSink(out, settings, provenance)
     expected = {(s.label, k) for s in series for k in range(len(layer_steps) + 1)}
     todo = [i for i, image_id in enumerate(ids) if not expected <= sink.done.get(image_id, set())]
+    sink.forget({ids[i] for i in todo}, {s.label for s in series})
     if progress:
         print(f"sanity: {len(todo)} of {len(ids)} images to do", flush=True)
     if todo:
@@ -348,6 +350,14 @@ class _RowSink:
         if self.path.exists() and self.path.stat().st_size:
             for r in load_image_rows(self.path).itertuples():
                 self.done.setdefault(r.image_id, set()).add((r.series, int(r.step)))
+
+    def forget(self, image_ids: set[str], labels: set[str]) -> None:
+        """Drop these images' rows of these series: they are redone from step 0 (an image cut short
+        mid-cascade would otherwise have its first steps twice)."""
+        from ..runner.store import drop_rows
+
+        if self.writer is not None:
+            drop_rows(self.path, lambda r: r["image_id"] in image_ids and r["series"] in labels)
 
     def write(self, row: dict) -> None:
         if self.writer is None:

@@ -2,6 +2,12 @@
 
 Each metric declares its name, direction and range (:data:`METRICS`), so reports add ↑/↓ themselves.
 Images are RGB uint8 (H, W, 3); maps are float in [0, 1] at the image size.
+
+AVX is 0 exactly when one of its terms (SSIM, FSIM, 1 - MSE, 1 - AD) is <= 0 (:func:`avx`), for one of two
+causes (:func:`avx_zero_causes`): the penalty of a miss that fails the CS check set AD = 1, SSIM = FSIM = 0,
+MSE = 1 ("zeroed"), or, with no such penalty, a term itself is <= 0 -- SSIM, which lies in [-1, 1], is slightly
+negative for a masked image anti-correlated with the image (seen under salt-and-pepper noise), and FSIM is 0
+for a mask that keeps nothing.
 """
 
 from __future__ import annotations
@@ -31,10 +37,10 @@ METRICS: dict[str, MetricInfo] = {
     m.name: m
     for m in (
         MetricInfo("AD", False, 0.0, 1.0, "Average Drop of the target's confidence on the masked image"),
-        MetricInfo("SSIM", True, 0.0, 1.0, "SSIM of the masked image against the image"),
+        MetricInfo("SSIM", True, -1.0, 1.0, "SSIM of the masked image against the image (can be slightly negative)"),
         MetricInfo("FSIM", True, 0.0, 1.0, "FSIMc of the masked image against the image"),
         MetricInfo("MSE", False, 0.0, 1.0, "mean squared error / 255^2 of the masked image"),
-        MetricInfo("AVX", True, 0.0, 1.0, "harmonic mean of SSIM, FSIM, 1-MSE and 1-AD"),
+        MetricInfo("AVX", True, 0.0, 1.0, "harmonic mean of SSIM, FSIM, 1-MSE and 1-AD; 0 when any is <= 0"),
         MetricInfo("Hit", True, 0.0, 1.0, "top-1 class is in the masked image's top-5"),
         MetricInfo("CS", True, 0.0, 1.0, "class-sensitivity check passes: |r(top-1 map, top-2 map)| <= 0.55"),
         # Opt-in faithfulness curves (Petsiuk et al., RISE, 2018); computed in metrics/faithfulness.py.
@@ -173,3 +179,15 @@ def avx(ad: float, ssim: float, fsim_value: float, mse_value: float) -> float:
     if min(terms) <= 0 or not all(np.isfinite(terms)):
         return 0.0
     return float(4.0 / sum(1.0 / t for t in terms))
+
+
+PENALTY_ZEROED = "zeroed"
+
+
+def avx_zero_causes(avx_values, penalties) -> tuple[np.ndarray, np.ndarray]:
+    """Where AVX is exactly 0, why: (the penalty zeroed the map, no penalty zeroed it and a term is <= 0), as two
+    boolean arrays; both False where AVX is not 0 (or NaN). ``penalties``: the rows' ``penalty`` column
+    (``none``, ``scaled``, ``zeroed``)."""
+    zero = np.asarray(avx_values, dtype=np.float64) == 0.0
+    zeroed = np.array([str(p) == PENALTY_ZEROED for p in penalties], dtype=bool).reshape(zero.shape)
+    return zero & zeroed, zero & ~zeroed

@@ -12,7 +12,7 @@ import pandas as pd
 from ..errors import UserError
 from ..explainers import display_name
 from ..method_kinds import KINDS, REFERENCE_MAPS, method_kind
-from ..metrics.core import METRICS, STATUS_DEGENERATE_IMAGE, STATUS_DEGENERATE_MAP, STATUS_OK
+from ..metrics.core import METRICS, STATUS_DEGENERATE_IMAGE, STATUS_DEGENERATE_MAP, STATUS_OK, avx_zero_causes
 from ..metrics.summary import MeanCI
 from ..paths import RESOURCES
 from .format import format_mean_ci, format_number, markdown_table
@@ -46,6 +46,9 @@ CHANCE_FOOTNOTE = ("Chance and probes: maps that know nothing of the image ('Ran
                    "layer's resolution; 'Centre', a centred Gaussian prior) and a probe built to game the metrics "
                    "('Keep-all', the whole image kept). A method's row is only worth reading against them: see the "
                    "report's metric-validity section.")
+AVX_ZERO_TERM_FOOTNOTE = ("AVX is 0 without the penalty on {detail} (avx_zero_term in table1.csv): one of its terms "
+                          "(SSIM, FSIM, 1 - MSE, 1 - AD) is <= 0 there; SSIM lies in [-1, 1] and can be slightly "
+                          "negative. The maps the penalty zeroed are counted apart (avx_zero_penalty).")
 UNTRAINED_FOOTNOTE = (f"'{UNTRAINED_NOTE}': the run used --weights random; its metric values say nothing about the "
                       "methods, only its times are meaningful.")
 
@@ -172,6 +175,8 @@ def aggregate(rows: pd.DataFrame) -> pd.DataFrame:
             rec[m], rec[f"{m}_ci95"] = s["mean"], s["ci95"]
         for kind in ("scaled", "zeroed"):
             rec[f"penalty_{kind}"] = int((ok.get("penalty", pd.Series(dtype=str)) == kind).sum())
+        by_penalty, by_term = avx_zero_causes(numeric(ok, "AVX"), ok.get("penalty", pd.Series("", index=ok.index)))
+        rec["avx_zero_penalty"], rec["avx_zero_term"] = int(by_penalty.sum()), int(by_term.sum())
         rec["blank_masks"] = int(ok.get("blank_mask", pd.Series(dtype=bool)).astype(str).eq("True").sum())
         dev = ok["device"].astype(str) if "device" in ok else pd.Series("", index=ok.index)
         for kind in ("gpu", "cpu"):
@@ -257,6 +262,11 @@ def footnotes(merged: pd.DataFrame) -> list[str]:
         notes += [PAPER_FOOTNOTE, PAPER_TIE_FOOTNOTE]
     if "kind" in merged and merged["kind"].eq("reference").any():
         notes.append(CHANCE_FOOTNOTE)
+    if "avx_zero_term" in merged and merged["avx_zero_term"].fillna(0).gt(0).any():
+        zero = merged[merged["avx_zero_term"].fillna(0).gt(0)]
+        notes.append(AVX_ZERO_TERM_FOOTNOTE.format(detail=", ".join(
+            f"{int(r['avx_zero_term'])} {r['method']} image(s) ({r['architecture']}, {r['protocol']})"
+            for _, r in zero.iterrows())))
     if "note" in merged and merged["note"].eq(UNTRAINED_NOTE).any():
         notes.append(UNTRAINED_FOOTNOTE)
     return notes

@@ -111,6 +111,7 @@ class Run:
         self.shuffled = {m: shuffled_name(m) for m in cfg.methods
                          if cfg.shuffled_control and method_kind(m) == "method"}
         self.outputs = (*cfg.methods, *self.shuffled.values())
+        self.done: dict[str, set[str]] = {}  # per output, the images already written (set by execute)
         self.out_dir = Path(cfg.out) / self.model.name
         self.stem_suffix = backend_suffix(self.backend)
         self.suffix = self.stem_suffix + shard_suffix(cfg.shard)
@@ -154,7 +155,7 @@ class Run:
 
         from ..metrics.core import STATUSES
         from .manifest import write_manifest
-        from .store import RowWriter
+        from .store import RowWriter, drop_rows
 
         self.out_dir.mkdir(parents=True, exist_ok=True)
         write_manifest(
@@ -166,6 +167,9 @@ class Run:
         self.candidate_writers = {m: RowWriter(self.path(f"{m}_groups")) for m, e in self.explainers.items()
                                   if e.candidate_key is not None}
         done = {m: self.done_ids(m) for m in self.outputs}
+        self.done = done
+        for m, writer in self.candidate_writers.items():  # an image cut short: its candidates are written again
+            drop_rows(writer.path, lambda r, m=m: r["image_id"] not in done[m])
         todo = [r for r in self.records if any(r.image_id not in done[m] for m in self.outputs)]
         counts = {"images": len(self.records), "skipped_done": len(self.records) - len(todo), **dict.fromkeys(STATUSES, 0)}
         bs = self.cfg.batch_size
@@ -269,7 +273,8 @@ class Run:
         for i, r in enumerate(records):
             explanations = per_image[i]
             scorer = MapScorer(images[i], probs[i], self.model.predict, self.protocol)
-            if method in self.candidate_writers:
+            # A method already written (a resume that only lacks its shuffled control) keeps its candidate rows.
+            if method in self.candidate_writers and r.image_id not in self.done.get(method, ()):
                 self._write_candidates(method, r, explanations, scorer, exp.candidate_key)
             selection = exp.select(explanations, scorer)
             self._save_arrays(method, r, explanations[0])

@@ -56,14 +56,37 @@ class RowWriter:
             return
         with open(self.path, newline="") as fh:
             rows = list(csv.DictReader(fh))
-        tmp = self.path.with_suffix(".widen.tmp")
-        with open(tmp, "w", newline="") as fh:
-            writer = csv.DictWriter(fh, fieldnames=self.columns, lineterminator="\n")
-            writer.writeheader()
-            writer.writerows(rows)
-            fh.flush()
-            os.fsync(fh.fileno())
-        tmp.replace(self.path)
+        _rewrite(self.path, self.columns, rows)
+
+
+def _rewrite(path: Path, columns: list[str], rows: list[dict]) -> None:
+    """Replace ``path`` atomically by these rows. Values read back as text are written back as the same
+    text, so the rows kept are byte for byte the rows written."""
+    tmp = path.with_suffix(".rewrite.tmp")
+    with open(tmp, "w", newline="") as fh:
+        writer = csv.DictWriter(fh, fieldnames=columns, lineterminator="\n")
+        writer.writeheader()
+        writer.writerows(rows)
+        fh.flush()
+        os.fsync(fh.fileno())
+    tmp.replace(path)
+
+
+def drop_rows(path: Path, drop) -> int:
+    """Remove the rows for which ``drop(row)`` (a dict of str) is true, atomically; returns how many. A resume
+    calls it before it redoes an image whose rows were cut short, so the file never holds a row twice."""
+    path = Path(path)
+    if not path.exists() or path.stat().st_size == 0:
+        return 0
+    _repair_tail(path)
+    with open(path, newline="") as fh:
+        reader = csv.DictReader(fh)
+        rows = list(reader)
+        columns = list(reader.fieldnames or [])
+    keep = [r for r in rows if not drop(r)]
+    if len(keep) < len(rows):
+        _rewrite(path, columns, keep)
+    return len(rows) - len(keep)
 
 
 def read_header(path: Path) -> list[str] | None:
