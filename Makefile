@@ -32,7 +32,7 @@ reproduce: install
 	$(BIN)/advise-bench run --config configs/$(PRESET).toml --quiet
 	$(BIN)/advise-bench report $(RESULTS)
 
-# The committed reference results (README "What we found"): the main run, three ADVISE-only controls and the
+# The committed reference results (docs/results/): the main run, three ADVISE-only controls and the
 # CAM-oracle control on the same images, and the report. Resumable; e.g. make reference REF_MODEL=mobilenet_v2 REF_LIMIT=300
 REF_MODEL ?= mobilenet
 REF_LIMIT ?= 3000

@@ -113,7 +113,7 @@ def check_batch(images, targets, size: int) -> tuple[np.ndarray, np.ndarray]:
 
 
 class Explainer(ABC):
-    """The extension point: every method, built-in or your own (README, "Your own method"), is a subclass.
+    """The extension point: every method, built-in or your own (docs/your-own-method.md), is a subclass.
 
     Implement
         :meth:`explain_target`: ``(images, targets (N,), prepared)`` -> one :class:`Explanation` per image,
