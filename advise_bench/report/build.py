@@ -11,9 +11,9 @@ from pathlib import Path
 
 import pandas as pd
 
-from .compare import compare_with_advise, comparisons_markdown, rank_methods, ranks_markdown, verdict_lines
+from .compare import compare_with_advise, comparisons_markdown, rank_methods, ranks_markdown
 from .controls import compare_controls, controls_markdown, load_controls
-from .table import aggregate, load_rows, paper_markdown, table_lines, to_latex, to_markdown, with_paper
+from .table import aggregate, load_rows, paper_markdown, to_latex, to_markdown, with_paper
 
 
 def build_report(
@@ -58,11 +58,10 @@ def build_report(
     return merged, paths
 
 
-def terminal_summary(merged: pd.DataFrame, paths: dict[str, Path]) -> str:
-    """What ``report`` prints: Table I, one line per baseline with ADVISE's AVX verdict and its CI, and the
-    files written. The notes and the full statistics are in ``report.md`` (``report --verbose`` prints it)."""
-    comparisons = pd.read_csv(paths["comparisons"])
-    lines = ["Table I", "", *table_lines(merged), "", *verdict_lines(comparisons), "",
-             f"Notes, every comparison and the ranks: {paths['report']}",
-             "written: " + ", ".join(str(p) for p in paths.values())]
-    return "\n".join(lines)
+def terminal_summary(merged: pd.DataFrame, paths: dict[str, Path], **options) -> str:
+    """What ``report`` prints (``terminal.render``: a Table I that fits 100 columns, ADVISE's AVX verdicts, the
+    files written; ``wide``, ``paper``, ``color``, ``width``). The notes and the full statistics are in
+    ``report.md`` (``report --verbose`` prints it)."""
+    from .terminal import render
+
+    return render(merged, pd.read_csv(paths["comparisons"]), paths, **options)
