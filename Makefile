@@ -1,11 +1,12 @@
-# Set-up and pipeline. `make demo` installs and runs the main job on the embedded photos; `make test` runs the suite.
+# Set-up and pipeline. `make demo` installs and runs the main job on the embedded photos; `make test` runs the suite;
+# `make docs` serves the documentation (docs/, mkdocs.yml).
 PYTHON ?= python3.11
 VENV   ?= .venv
 BIN    := $(VENV)/bin
 PRESET ?= vgg16
 RESULTS = $(shell $(BIN)/python -c "from advise_bench.runner.presets import load_preset; print(load_preset('configs/$(PRESET).toml').get('out','results'))" 2>/dev/null)
 
-.PHONY: install test lint demo reproduce reference reference-claims bench slurm-test clean
+.PHONY: install test lint docs docs-build demo reproduce reference reference-claims bench slurm-test clean
 
 install: $(BIN)/advise-bench
 
@@ -25,7 +26,13 @@ lint: install
 
 demo: install
 	$(BIN)/advise-bench run --config configs/demo.toml
-	$(BIN)/advise-bench report results/demo
+	$(BIN)/advise-bench report results/demo --plot
+
+# The documentation site at http://127.0.0.1:8000 (docs-build: the strict build CI runs; a broken link fails it).
+docs: install
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs serve
+docs-build: install
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict
 
 # make reproduce PRESET=vgg16|resnet50|xception|alexnet|mobilenet_v2|ci
 reproduce: install
@@ -94,4 +101,4 @@ slurm-test: install
 	bash scripts/slurm_test.sh
 
 clean:
-	rm -rf results/demo results/ci .pytest_cache
+	rm -rf results/demo results/ci .pytest_cache site
