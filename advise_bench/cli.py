@@ -178,7 +178,8 @@ def score(
 ):
     """Score saliency maps computed elsewhere with the run's protocol: rows like a run's, time not measured.
 
-    A map is (H, W) for the top-1 class, or (2, H, W) with the top-2 map that Class Sensitivity needs. Resumable.
+    A map is (H, W) or (1, H, W) for the top-1 class, or (2, H, W) with the top-2 map that Class Sensitivity
+    needs. Resumable.
     docs/your-own-method.md: how maps are resized, bad maps, --targets."""
     from .config import RunConfig
     from .metrics.faithfulness import parse_extra_metrics
