@@ -81,3 +81,14 @@ def test_report_paper_on_a_model_the_paper_lacks_prints_every_row(tmp_path):
     assert "The paper has no row for mobilenet (it reports alexnet, resnet50, vgg16, xception)." in result.output
     assert sum(line.startswith(("alexnet ", "vgg16 ", "resnet50 ", "xception ")) for line in
                result.output.splitlines()) == len(paper_table())
+
+
+def test_untrained_rows_say_so_and_are_not_set_beside_the_paper(tmp_path):
+    import json
+
+    _write(tmp_path, "vgg16", METHODS[:2], n_images=4)
+    (tmp_path / "vgg16" / "run.json").write_text(json.dumps({"config": {"weights": "random"}, "weights": "random"}))
+    merged, paths = build_report(tmp_path, n_resamples=1000)
+    text = terminal_summary(merged, paths)
+    assert "vgg16 (untrained: timing only) · reference protocol" in text
+    assert "never set beside the paper's" in text and "table1.md; `report --paper`" not in text

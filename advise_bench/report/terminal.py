@@ -23,6 +23,7 @@ from ..metrics.core import METRICS
 from .format import MISSING, format_difference_ci, format_number, format_p
 from .table import (
     TABLE_METRICS,
+    UNTRAINED_NOTE,
     paper_architecture,
     paper_architectures,
     paper_table,
@@ -116,15 +117,18 @@ def renderables(merged: pd.DataFrame, comparisons: pd.DataFrame, paths: dict[str
     if wide:
         out += [Text("Table I (every column; mean ± 95% CI half-width)", style="bold"), wide_table(merged)]
     for (architecture, protocol), block in merged.groupby(BLOCK, sort=True):
+        untrained = "note" in block and block["note"].eq(UNTRAINED_NOTE).any()
         if not wide:
-            out += [Text(f"{architecture} · {protocol} protocol", style="bold"),
+            out += [Text(f"{architecture}{f' ({UNTRAINED_NOTE})' if untrained else ''} · {protocol} protocol",
+                         style="bold"),
                     Text(f"n = images scored; mean±95% CI half-width; time: s per image, {_device_of_times(block)}",
                          style="dim"),
                     narrow_block(block)]
         verdicts = verdict_table(comparisons, architecture, protocol)
         if verdicts is not None:
             out += [Text(""), verdicts] if not wide else [Text(f"{architecture} · {protocol}", style="bold"), verdicts]
-        out.append(Text(paper_line(architecture, paper)))
+        out.append(Text("Untrained weights (--weights random): only the times mean anything; never set beside the "
+                        "paper's." if untrained else paper_line(architecture, paper)))
         out.append(Text(""))
     if paper:
         shown = {paper_architecture(a) for a in merged["architecture"]} & paper_architectures()
