@@ -1,11 +1,12 @@
-# Set-up and pipeline. `make demo` installs and runs the main job on the embedded photos; `make test` runs the suite.
+# Set-up and pipeline. `make demo` installs and runs the main job on the embedded photos; `make test` runs the suite;
+# `make docs` serves the documentation (docs/, mkdocs.yml).
 PYTHON ?= python3.11
 VENV   ?= .venv
 BIN    := $(VENV)/bin
 PRESET ?= vgg16
 RESULTS = $(shell $(BIN)/python -c "from advise_bench.runner.presets import load_preset; print(load_preset('configs/$(PRESET).toml').get('out','results'))" 2>/dev/null)
 
-.PHONY: install test lint demo reproduce reference reference-rerun reference-claims reports bench slurm-test clean
+.PHONY: install test lint docs docs-build demo reproduce reference reference-rerun reference-claims reports bench slurm-test clean
 
 install: $(BIN)/advise-bench
 
@@ -25,14 +26,20 @@ lint: install
 
 demo: install
 	$(BIN)/advise-bench run --config configs/demo.toml
-	$(BIN)/advise-bench report results/demo
+	$(BIN)/advise-bench report results/demo --plot
+
+# The documentation site at http://127.0.0.1:8000 (docs-build: the strict build CI runs; a broken link fails it).
+docs: install
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs serve
+docs-build: install
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict
 
 # make reproduce PRESET=vgg16|resnet50|xception|alexnet|mobilenet_v2|ci
 reproduce: install
 	$(BIN)/advise-bench run --config configs/$(PRESET).toml --quiet
 	$(BIN)/advise-bench report $(RESULTS)
 
-# The committed reference results (README "What we found"): the main run, three ADVISE-only controls and the
+# The committed reference results (docs/results/): the main run, three ADVISE-only controls and the
 # CAM-oracle control on the same images, and the report. Resumable; e.g. make reference REF_MODEL=mobilenet_v2 REF_LIMIT=300
 REF_MODEL ?= mobilenet
 REF_LIMIT ?= 3000
@@ -126,4 +133,4 @@ slurm-test: install
 	bash scripts/slurm_test.sh
 
 clean:
-	rm -rf results/demo results/ci .pytest_cache
+	rm -rf results/demo results/ci .pytest_cache site

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import os
+import shutil
 import sys
 import warnings
 from pathlib import Path
@@ -185,8 +186,9 @@ def score(
 ):
     """Score saliency maps computed elsewhere with the run's protocol: rows like a run's, time not measured.
 
-    A map is (H, W) for the top-1 class, or (2, H, W) with the top-2 map that Class Sensitivity needs. Resumable.
-    README, "Your own method": how maps are resized, bad maps, --targets."""
+    A map is (H, W) or (1, H, W) for the top-1 class, or (2, H, W) with the top-2 map that Class Sensitivity
+    needs. Resumable.
+    docs/your-own-method.md: how maps are resized, bad maps, --targets."""
     from .config import RunConfig
     from .metrics.faithfulness import parse_extra_metrics
     from .runner.score import score as score_maps
@@ -206,7 +208,10 @@ def report(
     results: Annotated[Path, typer.Argument(help="results folder written by `run`")] = Path("results"),
     out: Annotated[Path | None, typer.Option(help="where to write the report files (default: RESULTS)")] = None,
     plot: Annotated[bool, typer.Option("--plot", help="also write report.png: mean ± CI per method and metric")] = False,
-    paper: Annotated[bool, typer.Option("--paper", help="also print the paper's whole Table I")] = False,
+    paper: Annotated[bool, typer.Option(
+        "--paper", help="also print the paper's Table I rows of these architectures (all when it has none of them), "
+                        "and add the whole of it to report.md")] = False,
+    wide: Annotated[bool, typer.Option("--wide", help="print every column of Table I, not the 100-column summary")] = False,
     bootstrap_resamples: Annotated[int, typer.Option(help="bootstrap resamples for the paired CIs")] = 10_000,
     seed: Annotated[int, typer.Option(help="seed of the bootstrap")] = 0,
     control: Annotated[list[Path] | None, typer.Option(
@@ -216,7 +221,8 @@ def report(
 ):
     """Table I with 95% CIs, paired ADVISE-vs-baseline tests, method ranks; the paper's values where it has them.
 
-    Prints Table I, ADVISE's AVX verdict against each baseline and the files written; report.md has the rest."""
+    Prints Table I (fits 100 columns; --wide: every column), ADVISE's AVX verdict against each baseline and the
+    files written; report.md has the rest."""
     from .report.build import build_report, terminal_summary
 
     if bootstrap_resamples < 1000:
@@ -227,7 +233,9 @@ def report(
         typer.echo(paths["report"].read_text())
         typer.echo("written: " + ", ".join(str(p) for p in paths.values()))
     else:
-        typer.echo(terminal_summary(merged, paths))
+        color = sys.stdout.isatty()
+        typer.echo(terminal_summary(merged, paths, wide=wide, paper=paper, color=color,
+                                    width=shutil.get_terminal_size().columns if color else None))
 
 
 @app.command(context_settings={"allow_extra_args": True, "ignore_unknown_options": True})
@@ -270,12 +278,23 @@ _register_analysis_commands()
 
 
 def main() -> None:
+    from . import backend
+
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s: %(message)s")
     warnings.filterwarnings("default", category=UserWarning, module="advise_bench")
+    asks_for_help = not sys.argv[1:] or {"--help", "-h", "--version"} & set(sys.argv[1:])
+    if not asks_for_help and not backend.installed():
+        typer.echo(f"error: {backend.NO_BACKEND}", err=True)
+        sys.exit(2)
     try:
         app()
     except UserError as exc:
         typer.echo(f"error: {exc}", err=True)
+        sys.exit(2)
+    except ModuleNotFoundError as exc:  # Keras imported directly, its backend's library missing
+        if exc.name not in backend.BACKENDS:
+            raise
+        typer.echo(f"error: {backend.not_installed(exc.name)}", err=True)
         sys.exit(2)
     except KeyboardInterrupt:
         typer.echo("interrupted; rerun the same command to resume", err=True)

@@ -180,7 +180,7 @@ wait_for "task ${ARRAY}_1 cancelled" cancelled
     | sed 's/^/    checked: /'
 scontrol requeue "${ARRAY}_1"
 # Release the report only once the requeued task has finished: Slurm may count the task's cancellation as
-# the end that afterany waits for (the README tells users to rerun `report` in that case).
+# the end that afterany waits for (docs/cluster.md tells users to rerun `report` in that case).
 task1_completed() { [ "$(job_state "${ARRAY}_1")" = COMPLETED ]; }
 wait_for "requeued task ${ARRAY}_1 completed" task1_completed
 scontrol release "$REPORT"

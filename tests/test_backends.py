@@ -1,6 +1,7 @@
 """Every Keras backend computes the same benchmark: JAX (in CI) and PyTorch (where installed) against
 TensorFlow on real MobileNet 0.25 weights and 4 ILSVRC images, all six methods, with the tolerances of
-``scripts/backend_probe.py``; and a run on another backend never imports TensorFlow."""
+``scripts/backend_probe.py``; a run on JAX works with TensorFlow not installed, and a missing backend is one
+line naming the extra to install."""
 
 import importlib.util
 import os
@@ -65,19 +66,48 @@ def test_the_comparison_can_fail(tensorflow_probe):
                       "lime metrics max |diff| <= 0.001", "advise peak counts equal >= 99% of units"}
 
 
-def test_a_run_on_jax_never_imports_tensorflow(shared_models_dir, ilsvrc_dir, tmp_path):
+def _main_without(*libraries: str) -> str:
+    """``python -c`` code running the CLI as if ``libraries`` were not installed (None in sys.modules: imports
+    fail, ``importlib.util.find_spec`` finds nothing), printing at the end whether TensorFlow was imported."""
+    return (f"import sys\nfor name in {list(libraries)!r}: sys.modules[name] = None\n"
+            "from advise_bench.cli import main\nsys.argv = ['advise-bench'] + sys.argv[1:]\n"
+            "try:\n    main()\nfinally:\n    print('TENSORFLOW IMPORTED' if sys.modules.get('tensorflow') else 'NO TF')")
+
+
+def test_a_run_on_jax_works_without_tensorflow(shared_models_dir, ilsvrc_dir, tmp_path):
+    """`pip install '.[jax]'` without TensorFlow, then `KERAS_BACKEND=jax advise-bench run --model mobilenet
+    --limit 2`: TensorFlow cannot be imported here, and every method runs (with light settings)."""
     if not _available("jax"):
         pytest.skip("jax is not installed")
-    command = ("import sys; from advise_bench.cli import main; sys.argv = ['advise-bench'] + sys.argv[1:]\n"
-               "try:\n    main()\nfinally:\n    print('TENSORFLOW IMPORTED' if 'tensorflow' in sys.modules else 'NO TF')")
-    res = subprocess.run([sys.executable, "-c", command, "run", "--backend", "jax", "--model", "mobilenet",
-                          "--limit", "1", "-m", "gradcam", "--out", str(tmp_path), "--quiet"],
-                         env={k: v for k, v in _env("tensorflow").items() if k != "KERAS_BACKEND"},
-                         capture_output=True, text=True, timeout=600)
+    res = subprocess.run([sys.executable, "-c", _main_without("tensorflow"), "run", "--model", "mobilenet",
+                          "--limit", "2", "--scorecam-max-n", "16", "--lime-samples", "50",
+                          "--out", str(tmp_path), "--quiet"],
+                         env=_env("jax"), capture_output=True, text=True, timeout=900)
     assert res.returncode == 0, res.stderr[-2000:]
-    assert "NO TF" in res.stdout and "1 rows ok" in res.stdout
+    assert "NO TF" in res.stdout and "12 rows ok" in res.stdout, res.stdout[-2000:]
     rows = (tmp_path / "mobilenet" / "gradcam.jax.csv").read_text()
     assert ",jax," in rows.splitlines()[1]
+
+
+def test_a_missing_backend_is_one_line_naming_the_extra(tmp_path):
+    """No backend at all: every command but --help says which extra to install. The requested one missing but
+    another installed: which extra, or which --backend to choose."""
+    for command in (["report", str(tmp_path)], ["run", "--limit", "1", "--out", str(tmp_path)], ["methods"]):
+        res = subprocess.run([sys.executable, "-c", _main_without("tensorflow", "jax", "torch"), *command],
+                             env=_env("tensorflow"), capture_output=True, text=True, timeout=120)
+        assert res.returncode == 2, (command, res.stderr)
+        assert res.stderr.strip() == ("error: no Keras backend is installed: pip install 'advise-bench[tensorflow]' "
+                                      "(or [jax], [torch])"), command
+    res = subprocess.run([sys.executable, "-c", _main_without("tensorflow", "jax", "torch"), "--help"],
+                         env=_env("tensorflow"), capture_output=True, text=True, timeout=120)
+    assert res.returncode == 0 and "Usage" in res.stdout
+    if not _available("jax"):
+        return
+    res = subprocess.run([sys.executable, "-c", _main_without("tensorflow", "torch"), "run", "--limit", "1",
+                          "--out", str(tmp_path)], env={k: v for k, v in _env("jax").items() if k != "KERAS_BACKEND"},
+                         capture_output=True, text=True, timeout=120)
+    assert res.returncode == 2 and res.stderr.strip().count("\n") == 0, res.stderr
+    assert "pip install 'advise-bench[tensorflow]'" in res.stderr and "--backend jax" in res.stderr
 
 
 def test_backend_choice_errors_are_one_line(tmp_path):

@@ -248,7 +248,7 @@ def test_lime_equals_lime_image(real):
 
 def test_gradcam_plus_plus_equals_layercam_under_global_average_pooling(tiny):
     """With a GAP head the gradient is constant over space, so Grad-CAM++'s alphas normalise to 1/hw and
-    its map is sum_k ReLU(g_k) A_k, which is Layer-CAM's (a property, not a bug: see the README)."""
+    its map is sum_k ReLU(g_k) A_k, which is Layer-CAM's (a property, not a bug: see docs/methods.md)."""
     loaded, x = tiny
     t = np.array([3])
     pp = _low_res(get_explainer("gradcam++", loaded), x, t)

@@ -86,12 +86,15 @@ def test_reference_results_exist():
     assert MODELS, "no committed reference table under results/reference"
 
 
+DOCS_RESULTS = REFERENCE.parents[1] / "docs" / "results"
+
+
 @pytest.mark.parametrize("model", MODELS)
-def test_readme_quotes_the_committed_table(model):
-    """README's "What we found" must show the committed numbers, not an older run's."""
-    readme = (REFERENCE.parents[1] / "README.md").read_text()
+def test_the_results_page_quotes_the_committed_table(model):
+    """Each model's results page (docs/results/<model>.md) must show the committed Table I, not an older run's."""
+    page = (DOCS_RESULTS / f"{model}.md").read_text()
     rows = [line for line in (REFERENCE / model / "table1.md").read_text().splitlines() if line.startswith(f"| {model} ")]
-    assert rows and all(line in readme for line in rows)
+    assert rows and all(line in page for line in rows)
 
 
 RUN_FOLDERS = sorted({p.parent for p in REFERENCE.rglob("run*.json")}) if REFERENCE.is_dir() else []

@@ -1,6 +1,7 @@
 """The report on hand-written result CSVs: degenerate rows, untrained weights, paired verdicts, ranks, extras."""
 
 import json
+import re
 import subprocess
 import sys
 
@@ -177,14 +178,19 @@ def test_cli_report_plot_and_paper(tmp_path):
     res = subprocess.run([sys.executable, "-m", "advise_bench.cli", "report", str(tmp_path), "--plot", "--paper",
                           "--bootstrap-resamples", "1000"], capture_output=True, text=True, timeout=240)
     assert res.returncode == 0, res.stderr
+    assert f"Written in {tmp_path}: " in res.stdout
     for name in ("comparisons.csv", "ranks.csv", "rank_tests.csv", "report.md", "table1.tex"):
-        assert (tmp_path / name).exists() and str(tmp_path / name) in res.stdout
-    # The terminal shows Table I whole, one AVX verdict per model x baseline, and no other statistics.
-    table_rows = [ln for ln in (tmp_path / "table1.md").read_text().splitlines() if ln.startswith("| ")]
-    assert table_rows and all(ln in res.stdout.splitlines() for ln in table_rows)
-    verdicts = [ln for ln in res.stdout.splitlines() if "Does ADVISE beat" in ln]
-    assert len(verdicts) == 2 * 5 and all(" on AVX ↑? " in ln and "(95% CI)" in ln for ln in verdicts)
-    assert sum(ln.startswith("mobilenet_v2, reference: Does ADVISE beat Grad-CAM on AVX") for ln in verdicts) == 1
+        assert (tmp_path / name).exists() and name in res.stdout
+    # The terminal shows Table I (the summary's columns), one AVX verdict per model x baseline, the paper's rows
+    # of the architecture it has, and no other statistics.
+    lines = res.stdout.splitlines()
+    for model in ("vgg16", "mobilenet_v2"):
+        assert f"{model} · reference protocol" in lines
+    assert sum(line.startswith("Grad-CAM++ ") and "±" in line for line in lines) == 2
+    verdicts = [ln for ln in lines if re.match(r"(Grad-CAM|Grad-CAM\+\+|Score-CAM|Layer-CAM|LIME) +(yes|no|not shown)", ln)]
+    assert len(verdicts) == 2 * 5 and all(re.search(r"\[[+-]\d\.\d{3}, [+-]\d\.\d{3}\]", ln) for ln in verdicts)
+    assert "The paper has no row for mobilenet_v2 (it reports alexnet, resnet50, vgg16, xception)." in lines
+    assert sum(line.startswith("vgg16 ") and " · " not in line for line in lines) == 6  # --paper: its vgg16 rows
     assert "## Does ADVISE beat each baseline?" not in res.stdout and "Notes:" not in res.stdout
     verbose = subprocess.run([sys.executable, "-m", "advise_bench.cli", "report", str(tmp_path), "--paper",
                               "--bootstrap-resamples", "1000", "--verbose"], capture_output=True, text=True, timeout=240)

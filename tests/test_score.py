@@ -65,7 +65,7 @@ def round_trip(ilsvrc_dir, tmp_path_factory):
         low_res[image_id] = gradcam.low_res_maps(gradcam.prepare(image[None].repeat(2, 0)), targets)
     scored = {}
     for method, maps in both.items():
-        for shape, pick in (("2hw", lambda m: m), ("hw", lambda m: m[0])):
+        for shape, pick in (("2hw", lambda m: m), ("hw", lambda m: m[0]), ("1hw", lambda m: m[:1])):
             folder = root / f"{method}-{shape}"
             folder.mkdir()
             for image_id, m in maps.items():
@@ -96,6 +96,18 @@ def test_two_maps_reproduce_the_run_s_rows(round_trip, name, method):
         assert ours[column].tolist() == theirs[column].tolist(), column
     assert (ours["method"] == name).all() and ours[["time_s", "time_top2_s"]].isna().all().all()
     assert theirs["time_s"].notna().all()
+
+
+@pytest.mark.parametrize("method", ["gradcam", "lime"])
+def test_a_1hw_map_is_scored_as_its_hw_map_and_a_single_map_leaves_cs_empty(round_trip, method):
+    """A plugin's maps are (1, S, S): accepted as (S, S). Without a second map CS_r, CS_pass and target2 are empty
+    in the CSV (not "nan"), as documented."""
+    one, hw = round_trip["rows"][f"{method}-1hw"], round_trip["rows"][f"{method}-hw"]
+    pd.testing.assert_frame_equal(one.drop(columns="method"), hw.drop(columns="method"))
+    folder = round_trip["root"] / "res" / MODEL
+    for name in (f"{method}-1hw", f"{method}-hw"):
+        raw = list(csv.DictReader(open(folder / f"{name}.csv")))
+        assert raw and all(r["CS_r"] == r["CS_pass"] == r["target2"] == "" for r in raw), raw[0]
 
 
 def test_a_7x7_map_is_resized_by_the_cam_rule(round_trip):
@@ -130,7 +142,8 @@ def test_the_report_reads_scored_maps_like_any_method(round_trip):
     md = paths["markdown"].read_text()
     line = next(ln for ln in md.splitlines() if "| gradcam-2hw |" in ln)
     assert "| not measured |" in line and "Time 'not measured'" in md
-    assert "CS pass — for gradcam-hw, lime-hw:" in md
+    note = next(ln for ln in md.splitlines() if "CS pass — for " in ln)
+    assert all(name in note.split(":")[0] for name in ("gradcam-hw", "gradcam-1hw", "lime-hw", "lime-1hw")), note
 
 
 def test_targets_score_the_map_for_another_class(round_trip, tmp_path):
@@ -196,8 +209,8 @@ def test_a_hostile_maps_folder_gives_a_row_per_image_and_finishes(ilsvrc_dir, tm
     rows = pd.read_csv(tmp_path / "res" / MODEL / "hostile.csv", dtype={"image_id": str}).set_index("image_id")
     assert rows["status"].value_counts().to_dict() == {"error": 5, "ok": 2, "degenerate_map": 1}
     messages = rows["error"].fillna("")
-    expected = {1: "no map for image", 2: "shape (3, 7, 7); expected (H, W) or (2, H, W)", 3: "NaN or Inf",
-                4: "constant map", 5: "cannot read the map of image", 6: "NaN or Inf"}
+    expected = {1: "no map for image", 2: "shape (3, 7, 7); expected (H, W), (1, H, W) or (2, H, W)",
+                3: "NaN or Inf", 4: "constant map", 5: f"{ids[5]}.npy: not a NumPy array file", 6: "NaN or Inf"}
     for i, needle in expected.items():
         assert needle in messages[ids[i]] and "\n" not in messages[ids[i]], (i, messages[ids[i]])
     assert rows.loc[ids[0], "AVX"] >= 0 and messages[ids[0]] == "" and not rows.loc[ids[0], "blank_mask"]
@@ -220,3 +233,22 @@ def test_bad_score_arguments_are_one_line(tmp_path):
         res = subprocess.run([sys.executable, "-m", "advise_bench.cli", "score", *args, "--data", "skimage"],
                              capture_output=True, text=True, timeout=240)
         assert res.returncode == 2 and res.stderr.count("\n") == 1 and needle in res.stderr, (args, res.stderr)
+
+
+def test_map_files_say_in_one_line_of_their_own_what_is_wrong(tmp_path):
+    """No model needed: a text file named .npy, an array of Python objects, a (1, H, W) map."""
+    from advise_bench.runner.score import MapError, MapFiles, maps_to_score
+
+    (tmp_path / "text.npy").write_text("0.1 0.2\n0.3 0.4\n")
+    np.save(tmp_path / "objects.npy", np.array([{"a": 1}], dtype=object), allow_pickle=True)
+    np.save(tmp_path / "ok.npy", np.eye(7))
+    files = MapFiles(tmp_path)
+    for image_id, needle in (("text", "text.npy: not a NumPy array file"), ("objects", "holds Python objects")):
+        with pytest.raises(MapError) as err:
+            files.read(image_id)
+        assert needle in str(err.value) and "pickle" not in str(err.value) and "\n" not in str(err.value)
+    ramp = np.add.outer(np.arange(7.0), np.arange(7.0))
+    np.testing.assert_array_equal(maps_to_score(ramp[None], 32), maps_to_score(ramp, 32))
+    assert maps_to_score(files.read("ok")[None], 32).shape == (1, 32, 32)
+    with pytest.raises(MapError, match=r"expected \(H, W\), \(1, H, W\) or \(2, H, W\)"):
+        maps_to_score(np.zeros((3, 7, 7)), 32)

@@ -20,6 +20,7 @@ CLI's ``--backend``). Nothing outside this package names a backend.
 from __future__ import annotations
 
 import importlib
+import importlib.util
 import os
 import sys
 from types import ModuleType
@@ -51,9 +52,28 @@ def choose(name: str | None) -> str:
     return name
 
 
+def installed() -> list[str]:
+    """The backends whose library is installed (found, not imported)."""
+    return [b for b in BACKENDS if importlib.util.find_spec(b) is not None]
+
+
+NO_BACKEND = "no Keras backend is installed: pip install 'advise-bench[tensorflow]' (or [jax], [torch])"
+
+
+def not_installed(name: str) -> str:
+    """One line for a requested backend whose library is missing: which extra to install, or which to choose."""
+    others = [b for b in installed() if b != name]
+    if not others:
+        return NO_BACKEND
+    return (f"the {name} backend is not installed (pip install 'advise-bench[{name}]'); installed: "
+            f"{', '.join(others)}, chosen with --backend {others[0]} or KERAS_BACKEND={others[0]}")
+
+
 def current() -> ModuleType:
     """The active backend's module (imports Keras, and quietly its backend library, on first use)."""
     name = requested()
+    if importlib.util.find_spec(name) is None:
+        raise UserError(not_installed(name))
     try:
         module = importlib.import_module(f".{name}", __name__)
     except ImportError as exc:

@@ -2,8 +2,8 @@
 and methods from outside the package (an entry point, or ``package.module:ClassName``)."""
 
 from . import advise, cam, lime, reference, scorecam  # noqa: F401  (import registers the methods)
-from .base import Explainer
-from .explanation import Explanation, Selection
+from .base import CAMExplainer, Explainer
+from .explanation import Explanation, Selection, rescale01
 from .registry import (
     ENTRY_POINT_GROUP,
     EXPLAINERS,
@@ -22,6 +22,6 @@ from .registry import (
 
 METHOD_NAMES = explainer_names()  # the six explainers; the reference maps are listed by `methods` too
 
-__all__ = ["ENTRY_POINT_GROUP", "EXPLAINERS", "METHOD_NAMES", "PLUGINS", "Explainer", "Explanation", "Selection",
-           "check_methods", "explainer_names", "with_reference_maps", "display_name", "explainer_from_config", "get_explainer", "list_methods", "method_class",
-           "method_names", "method_source"]
+__all__ = ["ENTRY_POINT_GROUP", "EXPLAINERS", "METHOD_NAMES", "PLUGINS", "CAMExplainer", "Explainer", "Explanation",
+           "Selection", "check_methods", "display_name", "explainer_from_config", "explainer_names", "get_explainer",
+           "list_methods", "method_class", "method_names", "method_source", "rescale01", "with_reference_maps"]

@@ -113,13 +113,22 @@ def check_batch(images, targets, size: int) -> tuple[np.ndarray, np.ndarray]:
 
 
 class Explainer(ABC):
-    """The extension point: every method, built-in or your own (README, "Your own method"), is a subclass.
+    """The extension point: every method, built-in or your own (docs/your-own-method.md), is a subclass.
 
+    Import
+        ``from advise_bench.explainers import Explainer, CAMExplainer, Explanation, rescale01``
+        (``Explanation`` is defined in ``explainers/explanation.py``, ``rescale01`` there too: min-max per map).
     Implement
-        :meth:`explain_target`: ``(images, targets (N,), prepared)`` -> one :class:`Explanation` per image,
-        whose ``maps`` is (1, S, S) float in [0, 1] at the model's input size. Optionally :meth:`prepare`:
-        ``images`` -> what every target of a call shares (default: the preprocessed images). A CAM-style
-        method subclasses :class:`CAMExplainer` instead and implements only ``low_res_maps``.
+        :meth:`explain_target`: ``(images, targets, prepared)`` -> one ``Explanation(target, maps)`` per image,
+        ``maps`` (1, S, S) float in [0, 1] at the model's input size; ``images`` are RGB 0..255 (N, S, S, 3),
+        ``targets`` (N,) class indices. Optionally :meth:`prepare`: ``images`` -> what every target of a call
+        shares (default: the preprocessed images), timed into ``time_s`` with the first target.
+        A CAM-style method subclasses :class:`CAMExplainer` instead and implements ``channel_terms(prepared,
+        targets)``: per-channel terms (N, h, w, C) whose sum over channels is the map before ReLU
+        (``prepared.acts``: the explained layer's activations; ``prepare_state`` may add class-independent
+        work); then ``--cam-groups like-advise`` works for it too. Or it implements only
+        ``low_res_maps(prepared, targets)``: (N, h, w) maps after ReLU. Either way ``finalize_maps`` rescales and
+        upsamples them as it does Grad-CAM's.
     Declare (a plugin may leave any of these out)
         ``name``: the ``-m`` name, the rows' ``method`` and the CSV's file name (default: the entry point's
         name, or the class name in lower case); ``display_name``: Table I's (default: ``name``);
@@ -127,13 +136,19 @@ class Explainer(ABC):
         the fields of :class:`~advise_bench.config.RunConfig` a run passes to the constructor;
         ``candidate_key`` with :meth:`select`: several candidate maps per target (ADVISE's groups).
     Get
-        ``self.model``, a :class:`~advise_bench.models.zoo.LoadedModel`: ``preprocess(images)``,
-        ``forward(inputs, score)`` (the compiled forward pass, traced once for any batch size),
-        ``predict(images)``, ``feature_map(inputs)`` (the explained layer ``layer``), ``network(score)`` (the
-        Keras model to differentiate with TensorFlow's ``GradientTape``, as the built-in gradient methods do),
-        ``compiled(key, make)`` (keeps a function you trace with the model, so it is traced once), ``input_size``.
+        ``self.model``, a :class:`~advise_bench.models.zoo.LoadedModel`, the same on every Keras backend:
+        ``preprocess(images)``; ``forward(inputs, score)`` (the compiled forward pass of preprocessed inputs,
+        traced once for any batch size); ``predict(images)``; ``feature_map(inputs)`` (the explained layer's
+        activations); ``input_gradients(inputs, targets, score)`` and ``class_gradients(acts, targets, score)``
+        (each image's target score and its gradient with respect to the preprocessed input, or to the explained
+        layer's activations ``acts``); ``compile(key, fn, signature, networks)`` (your own function of
+        ``keras.ops`` and Keras networks, compiled by the backend once per key); ``compiled(key, make)`` (keeps
+        the function ``make`` returns with the model, made once per key); ``network(score)`` (the Keras model: softmax,
+        or its logits with ``score="logit"``); ``input_size``.
     The base class batches, times (``prepare`` plus the first target is ``time_s``), refuses non-finite maps
     and hands the maps to the run, which scores, writes, resumes and reports them as for a built-in method.
+    Class sensitivity: the run also explains the top-2 class, and a map that ignores the class (the same map for
+    both) correlates |r| = 1 > 0.55, fails the check, and is zeroed on every miss (AD 1, AVX 0).
     """
 
     name: ClassVar[str]

@@ -11,17 +11,10 @@ from pathlib import Path
 
 import pandas as pd
 
-from .chance import (
-    chance_comparisons,
-    chance_markdown,
-    has_chance_rows,
-    metric_validity,
-    validity_lines,
-    validity_markdown,
-)
-from .compare import compare_with_advise, comparisons_markdown, rank_methods, ranks_markdown, verdict_lines
+from .chance import chance_comparisons, chance_markdown, has_chance_rows, metric_validity, validity_markdown
+from .compare import compare_with_advise, comparisons_markdown, rank_methods, ranks_markdown
 from .controls import compare_controls, controls_markdown, load_controls
-from .table import aggregate, load_rows, paper_markdown, table1_rows, table_lines, to_latex, to_markdown, with_paper
+from .table import aggregate, load_rows, paper_markdown, table1_rows, to_latex, to_markdown, with_paper
 
 
 def build_report(
@@ -75,13 +68,12 @@ def build_report(
     return merged, paths
 
 
-def terminal_summary(merged: pd.DataFrame, paths: dict[str, Path]) -> str:
-    """What ``report`` prints: Table I, one line per baseline with ADVISE's AVX verdict and its CI, and the
-    files written. The notes and the full statistics are in ``report.md`` (``report --verbose`` prints it)."""
-    comparisons = pd.read_csv(paths["comparisons"])
-    validity = pd.read_csv(paths["validity"]) if "validity" in paths else pd.DataFrame()
-    lines = ["Table I", "", *table_lines(merged), "", *verdict_lines(comparisons), "",
-             *([*validity_lines(validity), ""] if not validity.empty else []),
-             f"Notes, every comparison and the ranks: {paths['report']}",
-             "written: " + ", ".join(str(p) for p in paths.values())]
-    return "\n".join(lines)
+def terminal_summary(merged: pd.DataFrame, paths: dict[str, Path], **options) -> str:
+    """What ``report`` prints (``terminal.render``: a Table I that fits 100 columns with its block of reference
+    maps, ADVISE's AVX verdicts, one line per metric with its validity verdict, the files written; ``wide``,
+    ``paper``, ``color``, ``width``). The notes and the full statistics are in ``report.md`` (``report --verbose``
+    prints it)."""
+    from .terminal import render
+
+    validity = pd.read_csv(paths["validity"]) if "validity" in paths else None
+    return render(merged, pd.read_csv(paths["comparisons"]), paths, validity=validity, **options)

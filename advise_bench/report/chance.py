@@ -295,18 +295,3 @@ def _against_cells(by: pd.DataFrame, kind: str) -> list[str]:
     r = by.loc[kind]
     verdict = "yes" if r["verdict"] == "yes" else "no" if str(r["verdict"]).startswith("no:") else "not shown"
     return [format_difference_ci(r["mean_diff"], r["ci_low"], r["ci_high"]), verdict]
-
-
-def validity_lines(validity: pd.DataFrame) -> list[str]:
-    """The terminal's summary: one line per model x protocol x metric with its verdict."""
-    if validity.empty:
-        return []
-    lines = ["Metric validity (chance: random; gaming probe: keep-all):"]
-    blocks = validity.groupby(BLOCK, sort=True)
-    for (model, protocol), block in blocks:
-        where = f"{model}, {protocol}: " if blocks.ngroups > 1 else ""
-        for _, r in block.iterrows():
-            lines.append(f"  {where}{r['metric']} {metric_info(r['metric']).arrow}: {r['verdict']}; random "
-                         f"{format_number(r.get('random_mean'), 3)}, keep-all {format_number(r.get('keep-all_mean'), 3)}"
-                         f", best {_display(r['best_method'])} {format_number(r['best_mean'], 3)}")
-    return lines

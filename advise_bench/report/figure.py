@@ -55,11 +55,11 @@ def plot_report(merged: pd.DataFrame, path: str | Path, controls: dict[str, pd.D
             x = g["method"].map(position).to_numpy() + (i - (len(series) - 1) / 2) * width
             marker = series_style(i)["marker"]
             ref = reference[g.index].to_numpy()
-            yerr = np.nan_to_num(g[f"{metric}_ci95"].to_numpy(dtype=float))
-            ax.errorbar(x[~ref], g[metric][~ref], yerr=yerr[~ref], marker=marker, ls="none", color=f"C{i}", capsize=3,
-                        label=f"{arch}, {protocol}")
+            yerr = clipped_yerr(g[metric], g[f"{metric}_ci95"], metric)
+            ax.errorbar(x[~ref], g[metric][~ref], yerr=yerr[:, ~ref], marker=marker, ls="none", color=f"C{i}",
+                        capsize=3, label=f"{arch}, {protocol} ({n_label(g['n'][~ref])})")
             if ref.any():  # the reference maps: their own marker, grey, so no one reads them as methods
-                ax.errorbar(x[ref], g[metric][ref], yerr=yerr[ref], marker=REFERENCE_MARKER, ms=8, ls="none",
+                ax.errorbar(x[ref], g[metric][ref], yerr=yerr[:, ref], marker=REFERENCE_MARKER, ms=8, ls="none",
                             color="0.35", capsize=3, label=f"{arch}, {protocol}: chance and probes")
             paper = g.get(f"paper_{metric}")
             if paper is not None and paper.notna().any():
@@ -78,7 +78,7 @@ def plot_report(merged: pd.DataFrame, path: str | Path, controls: dict[str, pd.D
         spare[0].legend(*axes[0][0].get_legend_handles_labels(), loc="center", fontsize=9)
     else:
         fig.legend(*axes[0][0].get_legend_handles_labels(), loc="lower center", ncol=4, fontsize=8)
-    fig.suptitle("Mean ± 95% CI per method (filled); the paper's value where it has the architecture (hollow)")
+    fig.suptitle(title(trained), fontsize=10)
     fig.tight_layout(rect=(0, 0.06 if series and not len(spare) else 0, 1, 1))
     return save_figure(fig, path)
 
@@ -106,7 +106,8 @@ def _plot_controls(ax, trained: pd.DataFrame, controls: dict[str, pd.DataFrame])
                 if row.empty:
                     continue
                 xi = x + (i - (len(series) - 1) / 2) * width
-                ax.errorbar([xi], row[CONTROL_METRIC], yerr=np.nan_to_num(row[f"{CONTROL_METRIC}_ci95"].to_numpy(float)),
+                ax.errorbar([xi], row[CONTROL_METRIC], yerr=clipped_yerr(row[CONTROL_METRIC], row[f"{CONTROL_METRIC}_ci95"],
+                                                                CONTROL_METRIC),
                             marker=series_style(i)["marker"], ls="none", color=f"C{i}", capsize=3,
                             mfc="none" if hollow else f"C{i}")
                 if name == display_name("advise") and not hollow:
@@ -118,6 +119,44 @@ def _plot_controls(ax, trained: pd.DataFrame, controls: dict[str, pd.DataFrame])
     ax.set_title(f"{CONTROL_METRIC} {METRICS[CONTROL_METRIC].arrow}: each method (filled) and its controls (hollow, "
                  "to its right); dotted: ADVISE")
     ax.grid(alpha=0.3, axis="y")
+
+
+def clipped_yerr(means, ci95, metric: str) -> np.ndarray:
+    """Error bars (2, N) of mean ± ci, cut at the metric's range (``METRICS[metric].lo/hi``): at small n the t
+    interval can reach past it (AD above 1, MSE below 0), values no image can have."""
+    info = METRICS.get(metric)
+    means = np.asarray(means, dtype=float)
+    ci = np.nan_to_num(np.asarray(ci95, dtype=float))
+    if info is None:
+        return np.stack([ci, ci])
+    below = np.clip(np.minimum(ci, means - info.lo), 0, None)
+    above = np.clip(np.minimum(ci, info.hi - means), 0, None)
+    return np.nan_to_num(np.stack([below, above]))
+
+
+def n_label(n) -> str:
+    """The number of images behind a series' means: ``n = 300``, or its range when the methods differ."""
+    n = pd.Series(n).dropna().astype(int)
+    if n.empty:
+        return "n = 0"
+    return f"n = {n.min()}" if n.min() == n.max() else f"n = {n.min()}–{n.max()}"
+
+
+def title(trained: pd.DataFrame) -> str:
+    """The figure's title: what the markers are, and which models the paper has no values for."""
+    from .table import paper_architectures
+
+    text = "Mean ± 95% CI per method (filled; bars cut at the metric's range)"
+    architectures = list(dict.fromkeys(trained["architecture"])) if "architecture" in trained else []
+    has_paper = {a for a in architectures if "paper_AVX" in trained
+                 and trained.loc[trained["architecture"] == a, "paper_AVX"].notna().any()}
+    if has_paper:
+        text += "; the paper's value (hollow)"
+    missing = [a for a in architectures if a not in has_paper]
+    if missing:
+        text += (f"\nThe paper has no values for {', '.join(missing)} "
+                 f"(it reports {', '.join(sorted(paper_architectures()))})")
+    return text
 
 
 def series_style(i: int) -> dict:

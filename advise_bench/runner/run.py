@@ -296,6 +296,8 @@ class Run:
         if self.cfg.extra_metrics:
             scores = {**scores, **faithfulness_scores(image, maps[0], int(targets[0]), self.model.predict,
                                                       kinds=self.cfg.extra_metrics)}
+        if len(maps) == 1:  # no second map (scored maps): Class Sensitivity not measured, its columns left empty
+            scores = {**scores, "CS_r": None, "CS_pass": None}
         top5 = np.argsort(-probs)[:5]
         status = row_status(image, maps[0])
         return {

@@ -1,8 +1,9 @@
 """``advise-bench score``: saliency maps computed elsewhere, scored like a run's into ``<out>/<model>/<name>.csv``.
 
 MAPS is a folder with one ``<image id>.npy`` per image, or one ``.npz`` whose keys are image ids. Each array is
-(H, W), the map for the top-1 class, or (2, H, W), the maps for the top-1 and the top-2 class; the second is
-only used for Class Sensitivity, which is not measured without it (see ``metrics.protocol.score_explanation``).
+(H, W) or (1, H, W) (a plugin's maps are (1, S, S)), the map for the top-1 class, or (2, H, W), the maps for the
+top-1 and the top-2 class; the second is only used for Class Sensitivity, which is not measured without it (see
+``metrics.protocol.score_explanation``; the row's ``CS_r``, ``CS_pass`` and ``target2`` are then empty).
 
 A map at the model's input size with every value in [0, 1] is scored as it is, as a run scores its maps. Any
 other map (another size, or values outside [0, 1]) goes through the rule every CAM map of a run goes through,
@@ -30,6 +31,8 @@ from ..config import RunConfig
 from ..errors import UserError, one_line
 from ..paths import portable_path
 from .run import Run, method_file, prepare_images
+
+NPY_MAGIC = b"\x93NUMPY"  # the first bytes of every .npy file (NumPy's format, version 1 to 3)
 
 
 class MapError(Exception):
@@ -63,8 +66,18 @@ class MapFiles:
         try:
             if self._npz is not None:
                 return self._npz[image_id]
-            return np.load(self.path / f"{image_id}.npy", allow_pickle=False)
-        except Exception as exc:  # a corrupt file, a pickled object, a text file named .npy: that image's row
+            path = self.path / f"{image_id}.npy"
+            with open(path, "rb") as fh:
+                if fh.read(len(NPY_MAGIC)) != NPY_MAGIC:  # NumPy would suggest unpickling: say it ourselves
+                    raise MapError(f"{path.name}: not a NumPy array file (np.save writes one)")
+            return np.load(path, allow_pickle=False)
+        except MapError:
+            raise
+        except ValueError as exc:
+            if "allow_pickle" in str(exc):  # an array of Python objects: never unpickled
+                raise MapError(f"{image_id}: the map holds Python objects, not numbers; save a numeric array") from None
+            raise MapError(f"cannot read the map of image {image_id}: {one_line(exc)}") from None
+        except Exception as exc:  # a corrupt or truncated file: that image's row
             raise MapError(f"cannot read the map of image {image_id}: {one_line(exc)}") from None
 
 
@@ -76,8 +89,8 @@ def maps_to_score(array: np.ndarray, size: int) -> np.ndarray:
     array = np.asarray(array)
     if not (np.issubdtype(array.dtype, np.number) or array.dtype == bool) or np.iscomplexobj(array):
         raise MapError(f"the map is not real numbers (dtype {array.dtype})")
-    if not (array.ndim == 2 or (array.ndim == 3 and array.shape[0] == 2)) or array.size == 0:
-        raise MapError(f"the map has shape {array.shape}; expected (H, W) or (2, H, W)")
+    if not (array.ndim == 2 or (array.ndim == 3 and array.shape[0] in (1, 2))) or array.size == 0:
+        raise MapError(f"the map has shape {array.shape}; expected (H, W), (1, H, W) or (2, H, W)")
     maps = array.astype(np.float32).reshape((-1, *array.shape[-2:]))
     if not np.isfinite(maps).all():
         raise MapError("the map has NaN or Inf values")

@@ -1,1 +1,1 @@
-"""An example advise-bench plugin (README, "Your own method"): gradient x input, in :mod:`.gradient_input`."""
+"""An example advise-bench plugin (docs/your-own-method.md): gradient x input, in :mod:`.gradient_input`."""

@@ -9,8 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from advise_bench.explainers import Explainer, Explanation
-from advise_bench.explainers.base import rescale01
+from advise_bench.explainers import Explainer, Explanation, rescale01
 
 
 class GradientTimesInput(Explainer):
