@@ -13,6 +13,7 @@ import pandas as pd
 
 from .compare import compare_with_advise, comparisons_markdown, rank_methods, ranks_markdown, verdict_lines
 from .controls import compare_controls, controls_markdown, load_controls
+from .fingerprints import fingerprint_note
 from .table import aggregate, load_rows, paper_markdown, table_lines, to_latex, to_markdown, with_paper
 
 
@@ -42,6 +43,9 @@ def build_report(
     ranks.to_csv(paths["ranks"], index=False)
     rank_tests.to_csv(paths["rank_tests"], index=False)
     sections = ["# Table I\n", table_md, comparisons_markdown(comparisons, rows), ranks_markdown(ranks, rank_tests)]
+    merged.attrs["fingerprint_note"] = note = fingerprint_note(rows, control_rows)
+    if note:
+        sections.insert(1, f"> {note}\n")
     if control_rows:
         paths["controls"] = out_dir / "controls.csv"
         control_table = compare_controls(rows, control_rows, **stats_options)
@@ -63,6 +67,7 @@ def terminal_summary(merged: pd.DataFrame, paths: dict[str, Path]) -> str:
     files written. The notes and the full statistics are in ``report.md`` (``report --verbose`` prints it)."""
     comparisons = pd.read_csv(paths["comparisons"])
     lines = ["Table I", "", *table_lines(merged), "", *verdict_lines(comparisons), "",
+             *([merged.attrs["fingerprint_note"], ""] if merged.attrs.get("fingerprint_note") else []),
              f"Notes, every comparison and the ranks: {paths['report']}",
              "written: " + ", ".join(str(p) for p in paths.values())]
     return "\n".join(lines)
