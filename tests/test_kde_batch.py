@@ -86,3 +86,15 @@ def test_real_out_relu_batched_in_workers(mobilenet_v2_real, ilsvrc_images):
     X = a.reshape(3, -1, a.shape[-1]).transpose(0, 2, 1)
     per_image = np.stack([unit_peak_counts(x) for x in X])
     np.testing.assert_array_equal(unit_peak_counts_batch(X, workers=2), per_image)
+
+
+def test_a_failing_worker_is_replaced(split_small):
+    """A worker that dies is replaced on the next call; an estimate error in a worker is raised here."""
+    X = _synthetic(n_images=2, C=20)
+    expected = np.stack([unit_peak_counts(x) for x in X])
+    np.testing.assert_array_equal(unit_peak_counts_batch(X, workers=2), expected)
+    parallel._workers[0].proc.kill()
+    parallel._workers[0].proc.wait()
+    np.testing.assert_array_equal(unit_peak_counts_batch(X, workers=2), expected)  # fell back here
+    np.testing.assert_array_equal(unit_peak_counts_batch(X, workers=2), expected)  # fresh workers
+    assert all(w.proc.poll() is None for w in parallel._workers)

@@ -22,6 +22,7 @@ than it saves).
 from __future__ import annotations
 
 import atexit
+import logging
 import os
 import pickle
 import subprocess
@@ -71,7 +72,11 @@ def peak_counts(samples: np.ndarray, options: KDEOptions, workers: int | None = 
         distinct = _count_part(x[rows], options)
     else:
         distinct = np.empty(len(rows), dtype=np.int64)
-        results = _run_parts([x[rows[p]] for p in parts], options)
+        try:
+            results = _run_parts([x[rows[p]] for p in parts], options)
+        except (OSError, EOFError, pickle.UnpicklingError) as exc:  # no worker could start or one died
+            logging.getLogger(__name__).warning("KDE workers unavailable (%s); estimating in this process", exc)
+            results = [_count_part(x[rows[p]], options) for p in parts]
         for p, c in zip(parts, results, strict=True):
             distinct[p] = c
     counts[np.flatnonzero(runs)] = distinct[same_as.reshape(-1)]
@@ -162,8 +167,8 @@ def _run_parts(parts: list[np.ndarray], options: KDEOptions) -> list[np.ndarray]
         for w, x in zip(_workers, parts, strict=False):
             w.send(x, options)
         return [w.receive() for w, _ in zip(_workers, parts, strict=False)]
-    except (OSError, EOFError, pickle.UnpicklingError):  # a worker died: start afresh next time
-        _shutdown()
+    except BaseException:  # a worker died or failed, or an interrupt: unread replies would desynchronise
+        _shutdown()  # the channels, so start afresh next time
         raise
 
 
