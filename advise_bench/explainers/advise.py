@@ -38,6 +38,34 @@ from .registry import register
 from .selection import DEFAULT_SELECTION, SELECTIONS, get_selection
 
 RELEVANCE_SOURCES = ("activations", "gradients")
+KDE_INPUTS = ("float32", "float64")
+
+
+def float64_feature_map(model, inputs: np.ndarray) -> np.ndarray:
+    """The explained layer's activations computed in float64: a float64 copy of the network up to the layer (its
+    configuration with every float32 dtype made float64, the weights cast), built and traced once per model."""
+    def make():
+        import json
+
+        import keras
+
+        sub = keras.Model(model.model.inputs, model.model.get_layer(model.layer).output)
+        config = json.loads(json.dumps(sub.get_config()).replace('"float32"', '"float64"'))
+        try:
+            net = keras.Model.from_config(config)
+        except Exception as exc:  # a custom layer that cannot be rebuilt from its configuration
+            raise UserError(f"--advise-kde-input float64: {model.name} cannot be rebuilt in float64 ({exc})") from None
+        net.set_weights([np.asarray(w, np.float64) for w in sub.get_weights()])
+        fn = backend_compile(lambda x: net(x, training=False), [((None, *sub.input_shape[1:]), "float64")], [net])
+        return lambda x: fn(np.asarray(x, np.float64))
+
+    return model.compiled(("advise", "features64"), make)(inputs)
+
+
+def backend_compile(fn, signature, networks):
+    from ..backend import current
+
+    return current().compile(fn, signature, networks)
 
 __all__ = ["ADVISE", "DEFAULT_SELECTION", "GROUPINGS", "RELEVANCE_SOURCES", "SELECTIONS"]
 
@@ -49,7 +77,7 @@ class ADVISE(Explainer):
     config_options = {"score": "score", "relu": "relu", "advise_source": "relevance_source",
                       "advise_selection": "selection", "advise_grouping": "grouping", "seed": "seed",
                       "advise_last_g_quirk": "last_g_quirk", "advise_kde_arithmetic": "kde_arithmetic",
-                      "advise_activation_noise": "activation_noise"}
+                      "advise_activation_noise": "activation_noise", "advise_kde_input": "kde_input"}
 
     def __init__(
         self,
@@ -63,6 +91,7 @@ class ADVISE(Explainer):
         last_g_quirk: bool = True,
         kde_arithmetic: str = "fast",
         activation_noise: float = 0.0,
+        kde_input: str = "float32",
     ):
         super().__init__(model)
         if relevance_source not in RELEVANCE_SOURCES:
@@ -80,14 +109,20 @@ class ADVISE(Explainer):
         if activation_noise < 0:
             raise UserError(f"activation noise must be >= 0, not {activation_noise}")
         self.activation_noise = activation_noise  # the stability measurement (perturb)
+        if kde_input not in KDE_INPUTS:
+            raise UserError(f"unknown KDE input {kde_input!r}; choose {', '.join(KDE_INPUTS)}")
+        self.kde_input = kde_input
 
     # ---------------------------------------------------------------- the two hooks
     def prepare(self, images):
         """The explained layer's activations and, for activation scores, every unit's score (one KDE for
         all the images of the call, shared by the targets) with the KDE's seconds per image."""
-        acts = self.perturb(self.model.feature_map(self.model.preprocess(images)), images)
+        inputs = self.model.preprocess(images)
+        acts = self.perturb(self.model.feature_map(inputs), images)
         if self.relevance_source != "activations":
             return acts, None
+        if self.kde_input == "float64":  # the groups from float64 activations; the maps from the float32 ones
+            return acts, self.timed_unit_scores_batch(self.perturb(float64_feature_map(self.model, inputs), images))
         return acts, self.timed_unit_scores_batch(acts)
 
     def explain_target(self, images, targets, prepared):
