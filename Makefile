@@ -81,6 +81,7 @@ reference-claims: install
 	  --out $(REF_DIR)/sanity
 
 bench: install
+	cd scripts && ../$(BIN)/python bench_kde_compare.py
 	cd scripts && ../$(BIN)/python bench_advise.py
 	cd scripts && ../$(BIN)/python bench_kde.py
 	cd scripts && ../$(BIN)/python bench_methods.py
