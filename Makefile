@@ -120,6 +120,7 @@ reports: install
 	done
 
 bench: install
+	cd scripts && ../$(BIN)/python bench_kde_compare.py
 	cd scripts && ../$(BIN)/python bench_advise.py
 	cd scripts && ../$(BIN)/python bench_kde.py
 	cd scripts && ../$(BIN)/python bench_methods.py

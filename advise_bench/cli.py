@@ -272,6 +272,9 @@ def _register_analysis_commands() -> None:
     app.command("sanity", help="Cascading parameter-randomisation sanity check (Adebayo et al.).")(sanity_command)
     app.command("show", help="One figure: the image, every method's map, ADVISE's groups and unit scores.")(
         show_command)
+    from .runner.verify import verify_command
+
+    app.command("verify")(verify_command)
 
 
 _register_analysis_commands()

@@ -37,6 +37,12 @@ class RunConfig:
     advise_grouping: str = "kde"
     advise_last_g_quirk: bool = True
     advise_kde_arithmetic: str = "fast"
+    # ADVISE's stability: absolute Gaussian noise of this s.d. on the explained layer's non-zero activations
+    # (README "Same numbers on every machine"); 0 = none
+    advise_activation_noise: float = 0.0
+    # "float64": ADVISE's KDE scores the explained layer computed in float64 (a float64 copy of the network up to
+    # it); its maps stay float32. Makes the groups the same across float32 kernel paths; default: the reference's
+    advise_kde_input: str = "float32"
     cam_groups: str = "none"  # "like-advise": the oracle control for every CAM method (explainers/base.py)
     lime_samples: int = 1000
     lime_batch_size: int = 100

@@ -64,19 +64,21 @@ def test_activation_scores_do_not_depend_on_the_class(tiny_case):
 
 
 def test_one_kde_per_image_and_none_left_over_from_earlier_calls(tiny_case, monkeypatch):
-    """Activation scores are computed once per image per call (shared by its targets) and never cached
-    across calls, so a warm-up call cannot make the first timed image cheaper."""
+    """Activation scores are computed once per image per call (shared by its targets, one batched KDE for
+    all the images of the call) and never cached across calls, so a warm-up call cannot make the first
+    timed image cheaper."""
     import advise_bench.explainers.grouping as grouping_module
 
     loaded, x = tiny_case
     calls = []
-    real = grouping_module.unit_peak_counts
-    monkeypatch.setattr(grouping_module, "unit_peak_counts", lambda *a, **k: calls.append(1) or real(*a, **k))
+    real = grouping_module.unit_peak_counts_batch
+    monkeypatch.setattr(grouping_module, "unit_peak_counts_batch",
+                        lambda samples, **k: calls.append(len(samples)) or real(samples, **k))
     exp = ADVISE(loaded, selection="max-peaks")
     exp.warm_up(x[:1], [[0, 1]])
-    assert len(calls) == 1
+    assert calls == [1]
     exp.explain_candidates(x, [[0, 1], [2, 3]])
-    assert len(calls) == 3  # two images, two targets each: one KDE per image
+    assert calls == [1, 2]  # two images, two targets each: one KDE of the two images
 
 
 def test_selection_rules(tiny_case):

@@ -25,6 +25,7 @@ themselves, which keeps the number and sizes of the groups but not which units f
 
 from __future__ import annotations
 
+import hashlib
 import time
 
 import numpy as np
@@ -32,11 +33,39 @@ import numpy as np
 from ..errors import UserError
 from .base import Explainer, finalize_maps
 from .explanation import Explanation
-from .grouping import GROUPINGS, group_maps, unit_scores
+from .grouping import GROUPINGS, group_maps, unit_scores, unit_scores_batch
 from .registry import register
 from .selection import DEFAULT_SELECTION, SELECTIONS, get_selection
 
 RELEVANCE_SOURCES = ("activations", "gradients")
+KDE_INPUTS = ("float32", "float64")
+
+
+def float64_feature_map(model, inputs: np.ndarray) -> np.ndarray:
+    """The explained layer's activations computed in float64: a float64 copy of the network up to the layer (its
+    configuration with every float32 dtype made float64, the weights cast), built and traced once per model."""
+    def make():
+        import json
+
+        import keras
+
+        sub = keras.Model(model.model.inputs, model.model.get_layer(model.layer).output)
+        config = json.loads(json.dumps(sub.get_config()).replace('"float32"', '"float64"'))
+        try:
+            net = keras.Model.from_config(config)
+        except Exception as exc:  # a custom layer that cannot be rebuilt from its configuration
+            raise UserError(f"--advise-kde-input float64: {model.name} cannot be rebuilt in float64 ({exc})") from None
+        net.set_weights([np.asarray(w, np.float64) for w in sub.get_weights()])
+        fn = backend_compile(lambda x: net(x, training=False), [((None, *sub.input_shape[1:]), "float64")], [net])
+        return lambda x: fn(np.asarray(x, np.float64))
+
+    return model.compiled(("advise", "features64"), make)(inputs)
+
+
+def backend_compile(fn, signature, networks):
+    from ..backend import current
+
+    return current().compile(fn, signature, networks)
 
 __all__ = ["ADVISE", "DEFAULT_SELECTION", "GROUPINGS", "RELEVANCE_SOURCES", "SELECTIONS"]
 
@@ -47,7 +76,8 @@ class ADVISE(Explainer):
     candidate_key = "peaks"
     config_options = {"score": "score", "relu": "relu", "advise_source": "relevance_source",
                       "advise_selection": "selection", "advise_grouping": "grouping", "seed": "seed",
-                      "advise_last_g_quirk": "last_g_quirk", "advise_kde_arithmetic": "kde_arithmetic"}
+                      "advise_last_g_quirk": "last_g_quirk", "advise_kde_arithmetic": "kde_arithmetic",
+                      "advise_activation_noise": "activation_noise", "advise_kde_input": "kde_input"}
 
     def __init__(
         self,
@@ -60,6 +90,8 @@ class ADVISE(Explainer):
         seed: int = 0,
         last_g_quirk: bool = True,
         kde_arithmetic: str = "fast",
+        activation_noise: float = 0.0,
+        kde_input: str = "float32",
     ):
         super().__init__(model)
         if relevance_source not in RELEVANCE_SOURCES:
@@ -74,22 +106,31 @@ class ADVISE(Explainer):
         self.selection = get_selection(selection)
         self.last_g_quirk = last_g_quirk  # density at the last bandwidth evaluated, as the MATLAB code
         self.kde_arithmetic = kde_arithmetic  # "fast" or "reference": same scores (see explainers/kde)
+        if activation_noise < 0:
+            raise UserError(f"activation noise must be >= 0, not {activation_noise}")
+        self.activation_noise = activation_noise  # the stability measurement (perturb)
+        if kde_input not in KDE_INPUTS:
+            raise UserError(f"unknown KDE input {kde_input!r}; choose {', '.join(KDE_INPUTS)}")
+        self.kde_input = kde_input
 
     # ---------------------------------------------------------------- the two hooks
     def prepare(self, images):
-        """The explained layer's activations and, for activation scores, every unit's score (one KDE per
-        image, shared by the targets) with the KDE's seconds per image."""
-        acts = self.model.feature_map(self.model.preprocess(images))
+        """The explained layer's activations and, for activation scores, every unit's score (one KDE for
+        all the images of the call, shared by the targets) with the KDE's seconds per image."""
+        inputs = self.model.preprocess(images)
+        acts = self.perturb(self.model.feature_map(inputs), images)
         if self.relevance_source != "activations":
             return acts, None
-        return acts, [self.timed_unit_scores(a) for a in acts]
+        if self.kde_input == "float64":  # the groups from float64 activations; the maps from the float32 ones
+            return acts, self.timed_unit_scores_batch(self.perturb(float64_feature_map(self.model, inputs), images))
+        return acts, self.timed_unit_scores_batch(acts)
 
     def explain_target(self, images, targets, prepared):
         acts, scored = prepared
         _, grads = self.model.class_gradients(acts, targets, self.score)
         acts, grads = np.asarray(acts, np.float64), np.asarray(grads, np.float64)
         if scored is None:
-            scored = [self.timed_unit_scores(g) for g in grads]
+            scored = self.timed_unit_scores_batch(grads)
         return [self.groups(a, g, s, int(t), kde_s)
                 for a, g, (s, kde_s), t in zip(acts, grads, scored, targets, strict=True)]
 
@@ -103,6 +144,20 @@ class ADVISE(Explainer):
         _, grads = self.model.class_gradients(acts, targets, self.score)
         return np.asarray(acts, np.float64), np.asarray(grads, np.float64)
 
+    def perturb(self, acts: np.ndarray, images: np.ndarray) -> np.ndarray:
+        """The activations with ``activation_noise`` (absolute, Gaussian s.d.) added to their non-zero values, seeded
+        by ``seed`` and each image's pixels; unchanged without noise. A measurement of ADVISE's stability at the
+        scale that separates two machines' float32 kernels (~1e-5): exact zeros (ReLU) stay zero, as they do on
+        every machine."""
+        if not self.activation_noise:
+            return acts
+        out = np.array(acts, dtype=np.float32, copy=True)
+        for i, image in enumerate(np.asarray(images)):
+            key = int.from_bytes(hashlib.sha256(np.ascontiguousarray(image).tobytes()).digest()[:8], "little")
+            noise = np.random.default_rng([self.seed, key]).normal(0.0, self.activation_noise, out[i].shape)
+            out[i] = np.where(out[i] != 0, out[i] + noise, 0).astype(np.float32)
+        return out
+
     def unit_scores(self, samples_hwc: np.ndarray) -> np.ndarray:
         """Peak count of every unit; ``samples_hwc`` is one image's (h, w, C) activations or gradients."""
         return unit_scores(samples_hwc, self.grouping, self.seed, self.last_g_quirk, self.kde_arithmetic)
@@ -112,6 +167,14 @@ class ADVISE(Explainer):
         start = time.perf_counter()
         scores = self.unit_scores(samples_hwc)
         return scores, time.perf_counter() - start
+
+    def timed_unit_scores_batch(self, samples_nhwc: np.ndarray) -> list[tuple[np.ndarray, float]]:
+        """:meth:`unit_scores` of every image, by one KDE for all of them, each with the KDE's wall seconds
+        per image (the call's seconds shared equally)."""
+        start = time.perf_counter()
+        scores = unit_scores_batch(samples_nhwc, self.grouping, self.seed, self.last_g_quirk, self.kde_arithmetic)
+        seconds = (time.perf_counter() - start) / max(len(scores), 1)
+        return [(s, seconds) for s in scores]
 
     def groups(self, a: np.ndarray, g: np.ndarray, scores: np.ndarray, target: int,
                kde_s: float = float("nan")) -> Explanation:

@@ -38,7 +38,7 @@ import numpy as np
 from ..errors import UserError
 from ..models.zoo import LoadedModel
 from .explanation import Explanation, Scorer, Selection, counterparts, rescale01
-from .grouping import group_maps, unit_scores
+from .grouping import group_maps, unit_scores_batch
 from .selection import get_selection
 
 # --------------------------------------------------------------------------- maps
@@ -257,7 +257,7 @@ class CAMExplainer(Explainer):
     def prepare(self, images) -> CAMInputs:
         inputs = self.model.preprocess(images)
         acts = self.model.feature_map(inputs)
-        labels = ([unit_scores(a, "random", self.seed) for a in acts] if self.groups == "like-advise" else None)
+        labels = unit_scores_batch(acts, "random", self.seed) if self.groups == "like-advise" else None
         return CAMInputs(inputs, acts, self.prepare_state(inputs, acts), labels)
 
     def prepare_state(self, inputs: np.ndarray, acts: np.ndarray) -> Any:

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .kde import unit_peak_counts
+from .kde import unit_peak_counts, unit_peak_counts_batch
 
 GROUPINGS = ("kde", "random")
 
@@ -30,6 +30,19 @@ def unit_scores(samples_hwc: np.ndarray, grouping: str = "kde", seed: int = 0, l
     if grouping == "random":
         scores = np.random.default_rng(seed).permutation(scores)
     return scores
+
+
+def unit_scores_batch(samples_nhwc: np.ndarray, grouping: str = "kde", seed: int = 0, last_g_quirk: bool = True,
+                      arithmetic: str = "fast") -> list[np.ndarray]:
+    """:func:`unit_scores` of every image of ``samples_nhwc`` (N, h, w, C): one KDE for all the images
+    (each distinct channel once, split over the KDE's worker processes), the same scores as image by image."""
+    x = np.asarray(samples_nhwc, np.float64)
+    n, c = x.shape[0], x.shape[-1]
+    samples = x.reshape(n, -1, c).transpose(0, 2, 1)
+    scores = unit_peak_counts_batch(samples, last_g_quirk=last_g_quirk, arithmetic=arithmetic)
+    if grouping == "random":
+        return [np.random.default_rng(seed).permutation(s) for s in scores]
+    return list(scores)
 
 
 def group_maps(terms: np.ndarray, labels: np.ndarray, relu: bool, key: str) -> tuple[list[dict], np.ndarray]:

@@ -14,6 +14,7 @@ import pandas as pd
 from .chance import chance_comparisons, chance_markdown, has_chance_rows, metric_validity, validity_markdown
 from .compare import compare_with_advise, comparisons_markdown, rank_methods, ranks_markdown
 from .controls import compare_controls, controls_markdown, load_controls
+from .fingerprints import fingerprint_note
 from .table import aggregate, load_rows, paper_markdown, table1_rows, to_latex, to_markdown, with_paper
 
 
@@ -44,6 +45,9 @@ def build_report(
     ranks.to_csv(paths["ranks"], index=False)
     rank_tests.to_csv(paths["rank_tests"], index=False)
     sections = ["# Table I\n", table_md]
+    merged.attrs["fingerprint_note"] = note = fingerprint_note(rows, control_rows)
+    if note:
+        sections.insert(1, f"> {note}\n")
     if has_chance_rows(rows):
         chance = chance_comparisons(rows, **stats_options)
         validity = metric_validity(rows, chance, **stats_options)
@@ -71,9 +75,11 @@ def build_report(
 def terminal_summary(merged: pd.DataFrame, paths: dict[str, Path], **options) -> str:
     """What ``report`` prints (``terminal.render``: a Table I that fits 100 columns with its block of reference
     maps, ADVISE's AVX verdicts, one line per metric with its validity verdict, the files written; ``wide``,
-    ``paper``, ``color``, ``width``). The notes and the full statistics are in ``report.md`` (``report --verbose``
-    prints it)."""
+    ``paper``, ``color``, ``width``), after the warning when the rows come from more than one numerics
+    fingerprint. The notes and the full statistics are in ``report.md`` (``report --verbose`` prints it)."""
     from .terminal import render
 
     validity = pd.read_csv(paths["validity"]) if "validity" in paths else None
-    return render(merged, pd.read_csv(paths["comparisons"]), paths, validity=validity, **options)
+    text = render(merged, pd.read_csv(paths["comparisons"]), paths, validity=validity, **options)
+    note = merged.attrs.get("fingerprint_note")
+    return f"{note}\n\n{text}" if note else text

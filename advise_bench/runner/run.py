@@ -97,6 +97,7 @@ class Run:
     def __init__(self, cfg: RunConfig, progress: bool = True):
         from ..models.zoo import load_model_shared
         from .device import device_name, select_device
+        from .fingerprint import numerics_fingerprint
 
         self.cfg = cfg
         self.protocol, self.source, self.records = self._prepare()
@@ -106,6 +107,7 @@ class Run:
             cfg.model, cfg.weights, model_file=cfg.model_file, layer=cfg.layer,
             input_size=cfg.input_size, preprocess=cfg.preprocess,
         )
+        self.fingerprint = numerics_fingerprint(self.model)  # run.json and every row's ``fingerprint``
         self.explainers = self._explainers()
         # Each method's shuffled control (not the reference maps'): its own rows, written beside the method's.
         self.shuffled = {m: shuffled_name(m) for m in cfg.methods
@@ -162,6 +164,7 @@ class Run:
             self._manifest_path(), self.cfg, device=self.device, data_source=self.source,
             backend=self.backend, weights=self.model.weights_source, layer=self.model.layer,
             protocol=self.protocol.describe(), images=len(self.records), method_sources=self._method_sources(),
+            fingerprint=self.fingerprint,
         )
         self.writers = {m: RowWriter(self.path(m)) for m in self.outputs}
         self.candidate_writers = {m: RowWriter(self.path(f"{m}_groups")) for m, e in self.explainers.items()
@@ -223,7 +226,7 @@ class Run:
         return {
             "image_id": r.image_id, "file": portable_path(r.path), "label": r.label, "method": method,
             "model": self.model.name, "protocol": self.protocol.name, "device": self.device, "backend": self.backend,
-            "shard": f"{self.cfg.shard[0]}/{self.cfg.shard[1]}",
+            "shard": f"{self.cfg.shard[0]}/{self.cfg.shard[1]}", "fingerprint": self.fingerprint["id"],
         }
 
     def _method_rows(self, method: str, records, images: dict, bad: dict, probs: dict) -> list[dict]:

@@ -47,7 +47,7 @@ density returned         last g evaluated            last g evaluated           
 =======================  ==========================  ===============================  ===========
 """
 
-from .estimate import KDEState, ssvkernel_channels, ssvkernel_states, unit_peak_counts
+from .estimate import KDEState, ssvkernel_channels, ssvkernel_states, unit_peak_counts, unit_peak_counts_batch
 from .histogram import distinct_estimates
 from .options import KDEOptions
 from .peaks import peak_counts_rows
@@ -60,4 +60,5 @@ __all__ = [
     "ssvkernel_channels",
     "ssvkernel_states",
     "unit_peak_counts",
+    "unit_peak_counts_batch",
 ]

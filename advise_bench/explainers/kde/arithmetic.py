@@ -25,17 +25,18 @@ from .peaks import densities_on_tin, near_ties
 # Chunks with grids of at least this many points are evaluated in parallel threads (results do
 # not depend on it); measured on 2 cores: ~20% faster at L = 196, slower for small grids.
 _THREADED_MIN_L, _MAX_THREADS = 128, 4
+_max_threads = _MAX_THREADS  # 1 in the KDE's worker processes (see .parallel)
 
 
 @dataclass
 class Evaluation:
-    """The cost at one g per channel: g, cost and cost scale (C,), balloon density y (C, Lmax), and
-    whether the cost is in the reference arithmetic (``exact``). Channels not evaluated hold 0."""
+    """The cost at one g per channel: g, cost and cost scale (C,), and whether the cost is in the
+    reference arithmetic (``exact``). Channels not evaluated hold 0. The search compares costs
+    only; densities are computed once, at the g it returns (:meth:`Costs.densities`)."""
 
     g: np.ndarray
     cost: np.ndarray
     scale: np.ndarray
-    y: np.ndarray
     exact: np.ndarray
 
     def where(self, mask: np.ndarray, other: Evaluation) -> Evaluation:
@@ -44,7 +45,6 @@ class Evaluation:
             np.where(mask, self.g, other.g),
             np.where(mask, self.cost, other.cost),
             np.where(mask, self.scale, other.scale),
-            np.where(mask[:, None], self.y, other.y),
             np.where(mask, self.exact, other.exact),
         )
 
@@ -68,14 +68,27 @@ class Costs(ABC):
     def evaluate(self, g: np.ndarray, sel: np.ndarray, chunks: list[Chunk] | None = None) -> Evaluation:
         """Costs at g[c] for the channels in ``sel`` (C,) of ``chunks`` (default: this arithmetic's)."""
         chunks = self.chunks if chunks is None else chunks
+        f, scale, _ = self._run_chunks(g, sel, chunks, None)
+        return Evaluation(g, f, scale, np.full(self.C, all(ch.exact for ch in chunks)))
+
+    def densities(self, g: np.ndarray, sel: np.ndarray) -> np.ndarray:
+        """Unnormalised balloon densities (C, Lmax) at g[c] for the channels in ``sel``: the
+        by-product of the cost at g, computed once the search has chosen g."""
+        return self._run_chunks(g, sel, None, np.zeros((self.C, self.Lmax)))[2]
+
+    def _run_chunks(self, g, sel, chunks, y):
+        """Costs, scales and (when ``y`` is an array) densities at g of the channels in ``sel``."""
+        chunks = self.chunks if chunks is None else chunks
         C = self.C
-        f, scale, y = np.zeros(C), np.zeros(C), np.zeros((C, self.Lmax))
+        f, scale = np.zeros(C), np.zeros(C)
 
         def evaluate_chunk(ch):  # chunks write disjoint rows
             rows = np.flatnonzero(sel[ch.ids])
             if rows.size:
                 ids = ch.ids[rows]
-                f[ids], y[ids, : ch.Lb], scale[ids] = ch.cost(g[ids], rows)
+                f[ids], yv, scale[ids] = ch.cost(g[ids], rows)
+                if y is not None:
+                    y[ids, : ch.Lb] = yv
 
         # large chunks side by side in threads (NumPy releases the GIL in its loops); small ones
         # are bound by Python overhead, where threads only contend for the GIL
@@ -89,7 +102,7 @@ class Costs(ABC):
         else:
             for ch in big:
                 evaluate_chunk(ch)
-        return Evaluation(g, f, scale, y, np.full(C, all(ch.exact for ch in chunks)))
+        return f, scale, y
 
     @abstractmethod
     def ties(self, mask: np.ndarray, p1: Evaluation, p2: Evaluation) -> np.ndarray:
@@ -110,7 +123,7 @@ class Costs(ABC):
         """The balloon densities ``dens`` (C, Lmax) at g, normalised and interpolated to ``tin``
         (C, Z); NaN rows for the channels that did not run."""
         Y = np.full((self.C, len(tin)), np.nan)
-        densities_on_tin(self.chunks, dens, tin, Y)
+        densities_on_tin(self.chunks, dens, tin, Y, self.run)
         return Y
 
 
@@ -161,15 +174,22 @@ class FastCosts(Costs):
         for ch in self.chunks:
             self.g_flat[ch.ids] = np.where(ch.valid, ch.gs_min, np.inf).min(axis=1)
             self.wmax_is_one[ch.ids] = ch.Wmax == 1.0
-        # the cost, scale and density of each channel's flat region, once evaluated (_flat_seen)
+        # the cost and scale of each channel's flat region, once evaluated (_flat_seen)
         zeros = np.zeros(self.C)
-        self._flat = Evaluation(zeros, zeros, zeros, np.zeros((self.C, self.Lmax)), zeros.astype(bool))
+        self._flat = Evaluation(zeros, zeros, zeros, zeros.astype(bool))
         self._flat_seen = np.zeros(self.C, dtype=bool)
+        self._reference_chunks: list[Chunk] | None = None
 
     def _reference(self, g, sel):
-        """:meth:`evaluate` in the reference arithmetic, and the chunks it ran on."""
-        chunks = make_chunks(ReferenceChunk, np.flatnonzero(sel), *self._inputs) if sel.any() else []
-        return self.evaluate(g, sel, chunks), chunks
+        """:meth:`evaluate` in the reference arithmetic for the channels in ``sel``."""
+        return self.evaluate(g, sel, self._ref_chunks())
+
+    def _ref_chunks(self) -> list[Chunk]:
+        """Reference-arithmetic chunks of every channel that runs, built on first use; each
+        evaluation runs only the rows it needs (a row's result does not depend on the others)."""
+        if self._reference_chunks is None:
+            self._reference_chunks = make_chunks(ReferenceChunk, np.flatnonzero(self.run), *self._inputs)
+        return self._reference_chunks
 
     def ties(self, mask, p1, p2):
         return mask & (p1.g < self.g_flat) & (p2.g < self.g_flat) & self.wmax_is_one
@@ -178,7 +198,7 @@ class FastCosts(Costs):
         for p in (p1, p2):
             need = mask & ~p.exact & (np.abs(p1.cost - p2.cost) <= _TIE_TOL * np.maximum(p1.scale, p2.scale))
             if need.any():
-                p.cost[need] = self._reference(p.g, need)[0].cost[need]
+                p.cost[need] = self._reference(p.g, need).cost[need]
                 p.exact[need] = True
 
     def next_point(self, g, sel, c1, c2):
@@ -187,7 +207,7 @@ class FastCosts(Costs):
         reuse = flat & self.wmax_is_one & self._flat_seen
         new = self.evaluate(g, sel & ~in_ref & ~reuse)
         if in_ref.any():
-            new = self._reference(g, in_ref)[0].where(in_ref, new)
+            new = self._reference(g, in_ref).where(in_ref, new)
         new = self._flat.where(reuse, new)
         keep = flat & self.wmax_is_one & ~self._flat_seen
         self._flat = new.where(keep, self._flat)
@@ -200,8 +220,9 @@ class FastCosts(Costs):
         recheck = np.zeros(self.C, dtype=bool)
         recheck[self.run] = near_ties(Y[self.run])
         if recheck.any():
-            ref, chunks = self._reference(g, recheck)
-            densities_on_tin(chunks, ref.y, tin, Y)
+            chunks = self._ref_chunks()
+            y = self._run_chunks(g, recheck, chunks, np.zeros((self.C, self.Lmax)))[2]
+            densities_on_tin(chunks, y, tin, Y, recheck)
         return Y
 
 
@@ -212,5 +233,5 @@ ARITHMETICS: dict[str, type[Costs]] = {"fast": FastCosts, "reference": Reference
 def _thread_pool() -> ThreadPoolExecutor | None:
     """One thread per available core, at most :data:`_MAX_THREADS`; None on one core."""
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
-    n = min(_MAX_THREADS, cores)
+    n = min(_max_threads, cores)
     return ThreadPoolExecutor(n, thread_name_prefix="ssvkernel") if n > 1 else None

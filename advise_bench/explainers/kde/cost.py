@@ -160,10 +160,15 @@ class FastChunk(Chunk):
     def __init__(self, ids, L, y_hist, optws, M):
         super().__init__(ids, L, y_hist, optws, M)
         n, Lb = len(ids), self.Lb
-        self.hdt_nz = self.h_nz * self.dt[:, None]
-        # cache of the mid-source sums per assignment, keyed by the number of thresholds
-        # optws_i(s)/W_i below g (it grows with g, so it identifies the assignment)
-        self.cache_keys = np.full((n, _ASSIGNMENT_CACHE), -1)
+        self.hdt_nz = (self.h_nz * self.dt[:, None])[:, :, None]  # (n, K, 1), the balloon's weights
+        # the most negative balloon exponent per unit of 1/optwp^2: rows whose exponents cannot reach
+        # the exp floor skip the masking (see _balloon)
+        self.nd2_min = self.nd2_nz.min(axis=(1, 2))
+        # cache of the mid-source sums per assignment. The assignment (which thresholds
+        # optws_i(s)/W_i lie below g) is the same for every g strictly between two consecutive
+        # thresholds: a slot holds that open interval (lo, hi), or an empty one
+        self.cache_lo = np.full((n, _ASSIGNMENT_CACHE), np.inf)
+        self.cache_hi = np.full((n, _ASSIGNMENT_CACHE), -np.inf)
         self.mid_sums = np.zeros((n, _ASSIGNMENT_CACHE, Lb, 2))  # sum_s G, sum_s W_i G
         self.next_slot = np.zeros(n, dtype=np.int64)  # next cache slot to overwrite, per channel
 
@@ -183,23 +188,15 @@ class FastChunk(Chunk):
         Lb = self.Lb
         take = self._rows(rows)
         valid = take(self.valid)
-        below = take(self.gs_all) < g[:, None, None]  # (n, M, Lb); padded points: 0 < g always
-        n_below = np.count_nonzero(below, axis=(1, 2))
-        hit = self.cache_keys[rows] == n_below[:, None]
+        gc = g[:, None]
+        high = gc > take(self.gs_max)  # every threshold below g: the narrowest bandwidth
+        low = gc < take(self.gs_min)  # none: the widest
+        hit = (self.cache_lo[rows] < gc) & (gc < self.cache_hi[rows])
         found = hit.any(axis=1)
         slot = np.where(found, hit.argmax(axis=1), self.next_slot[rows])
         miss = np.flatnonzero(~found)
-        high = below.all(axis=1)
-        low = ~high & (g[:, None] < take(self.gs_min))
         if miss.size:
-            r, b = rows[miss], ~below[miss]
-            last = _last_true(b)  # last i with optws_i / W_i >= g
-            mid = b.any(axis=1) & ~low[miss] & valid[miss]
-            cols = self.mid_kernels[r[:, None], last, np.arange(Lb)[None, :]]  # (n', s, t)
-            wts = np.stack([mid, mid * np.take_along_axis(self.W[r], last, axis=1)], axis=-1)
-            self.mid_sums[r, slot[miss]] = np.matmul(cols.transpose(0, 2, 1), wts)
-            self.cache_keys[r, slot[miss]] = n_below[miss]
-            self.next_slot[r] = (slot[miss] + 1) % _ASSIGNMENT_CACHE
+            self._fill(rows[miss], g[miss], slot[miss], low[miss], valid[miss])
         sums = self.mid_sums[rows, slot]
         den, num = sums[..., 0].copy(), g[:, None] * sums[..., 1]
         ext = (low | high) & valid  # sources whose width depends on g
@@ -215,10 +212,38 @@ class FastChunk(Chunk):
             den[xr] += s[..., 0]
             num[xr] += s[..., 1]
         optwp = np.where(valid, num / np.where(valid, den, 1.0), 1.0) if self.padded else num / den
-        arg = take(self.nd2_nz) * (1 / optwp**2)[:, :, None]  # a product: far cheaper than a quotient
-        G = _exp_floored(arg, floor_value=0.0)  # as the reference: tails below 1e-307 are exactly 0
-        yv = (G @ take(self.hdt_nz)[:, :, None])[..., 0] / _SQRT_2PI / optwp
-        return self._finish(rows, yv, optwp)
+        return self._finish(rows, self._balloon(optwp, rows), optwp)
+
+    def _fill(self, r, g, slot, low, valid):
+        """Compute and cache the mid-source sums of the chunk rows ``r`` at g, in ``slot``."""
+        gs = self.gs_all[r]
+        below = gs < g[:, None, None]  # (n', M, Lb); padded points: 0 < g always
+        b = ~below
+        last = _last_true(b)  # last i with optws_i / W_i >= g
+        mid = b.any(axis=1) & ~low & valid
+        cols = self.mid_kernels[r[:, None], last, np.arange(self.Lb)[None, :]]  # (n', s, t)
+        wts = np.stack([mid, mid * np.take_along_axis(self.W[r], last, axis=1)], axis=-1)
+        self.mid_sums[r, slot] = np.matmul(cols.transpose(0, 2, 1), wts)
+        lo = np.where(below, gs, -np.inf).max(axis=(1, 2))
+        hi = np.where(below, np.inf, gs).min(axis=(1, 2))
+        on_threshold = hi == g  # g equals a threshold: this assignment holds at g alone
+        self.cache_lo[r, slot] = np.where(on_threshold, np.inf, lo)
+        self.cache_hi[r, slot] = np.where(on_threshold, -np.inf, hi)
+        self.next_slot[r] = (slot + 1) % _ASSIGNMENT_CACHE
+
+    def _balloon(self, optwp, rows):
+        """yv(t) = sum_s h(s) dt G(t-s; optwp(t)) over the non-empty bins s, as matrix products."""
+        inv = 1 / optwp**2
+        arg = self._rows(rows)(self.nd2_nz) * inv[:, :, None]  # a product: far cheaper than a quotient
+        # as the reference: tails below 1e-307 are exactly 0; only rows that reach the floor are masked
+        deep = np.flatnonzero(self.nd2_min[rows] * inv.max(axis=1) <= _EXP_FLOOR)
+        if deep.size == len(rows):
+            G = _exp_floored(arg, floor_value=0.0)
+        else:
+            G = np.exp(arg, out=arg)
+            if deep.size:
+                G[deep] = _exp_floored(self._rows(rows)(self.nd2_nz)[deep] * inv[deep, :, None], 0.0)
+        return (G @ self._rows(rows)(self.hdt_nz))[..., 0] / _SQRT_2PI / optwp
 
 
 def _last_true(mask: np.ndarray) -> np.ndarray:

@@ -66,8 +66,8 @@ def _ssvkernel_batch(samples, options: KDEOptions) -> _Run:
     optws[run] = arithmetic.local_bandwidths(y_hist[run, :Lmax] / dt[:, None], L[run], M)
 
     costs = arithmetic(run, L, y_hist, optws, M)
-    dens, g_used, n_iter = golden_section(costs, options.max_golden_iter, options.last_g_quirk)
-    Y = costs.densities_on_tin(dens, g_used, np.linspace(0.0, 1.0, Z))
+    g_used, n_iter = golden_section(costs, options.max_golden_iter, options.last_g_quirk)
+    Y = costs.densities_on_tin(costs.densities(g_used, costs.run), g_used, np.linspace(0.0, 1.0, Z))
     g_used[~costs.run] = np.nan
     source = run[same_as]  # every channel that ran, from its distinct twin
     Y[channels], g_used[channels], n_iter[channels] = Y[source], g_used[source], n_iter[source]
@@ -113,3 +113,21 @@ def unit_peak_counts(samples, *, options: KDEOptions | None = None, **overrides)
     """
     r = _ssvkernel_batch(samples, resolve_options(options, overrides))
     return peak_counts_rows(r.Y).astype(np.int64)
+
+
+def unit_peak_counts_batch(samples, *, options: KDEOptions | None = None, workers: int | None = None,
+                           **overrides) -> np.ndarray:
+    """:func:`unit_peak_counts` of every image at once: ``samples`` (N, C, Z) -> counts (N, C).
+
+    One estimate for all the rows of all the images, each distinct row once, split over
+    ``workers`` processes (default: ``ADVISE_BENCH_KDE_WORKERS`` or the available cores; see
+    :mod:`.parallel`). The counts equal those of :func:`unit_peak_counts` image by image.
+    """
+    from .parallel import peak_counts
+
+    x = np.asarray(samples)
+    if x.ndim != 3:
+        raise ValueError(f"samples must be (N, C, Z), got shape {x.shape}")
+    n, c, z = x.shape
+    counts = peak_counts(x.reshape(n * c, z), resolve_options(options, overrides), workers)
+    return counts.reshape(n, c)

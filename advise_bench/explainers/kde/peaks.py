@@ -7,12 +7,16 @@ import numpy as np
 from .grid import _TIE_TOL
 
 
-def densities_on_tin(chunks, dens, tin, Y):
-    """Normalise each chunk's balloon densities as the reference does and interpolate them to tin."""
+def densities_on_tin(chunks, dens, tin, Y, sel):
+    """Normalise the balloon densities of the channels in ``sel`` (C,) as the reference does and
+    interpolate them to tin, into their rows of ``Y``."""
     for ch in chunks:
-        d = dens[ch.ids, : ch.Lb]
-        yopt = d / np.sum(d * ch.dt[:, None], axis=1, keepdims=True)  # padding within the sum class
-        Y[ch.ids] = _interp_to_tin(yopt, ch.T, ch.L, tin)
+        rows = np.flatnonzero(sel[ch.ids])
+        if not rows.size:
+            continue
+        d = dens[ch.ids[rows], : ch.Lb]
+        yopt = d / np.sum(d * ch.dt[rows, None], axis=1, keepdims=True)  # padding within the sum class
+        Y[ch.ids[rows]] = _interp_to_tin(yopt, ch.T[rows], ch.L[rows], tin)
 
 
 def near_ties(Y):
