@@ -84,7 +84,8 @@ def test_a_run_on_jax_works_without_tensorflow(shared_models_dir, ilsvrc_dir, tm
                           "--out", str(tmp_path), "--quiet"],
                          env=_env("jax"), capture_output=True, text=True, timeout=900)
     assert res.returncode == 0, res.stderr[-2000:]
-    assert "NO TF" in res.stdout and "12 rows ok" in res.stdout, res.stdout[-2000:]
+    # 2 images x (6 methods + 6 shuffled controls + 3 reference maps)
+    assert "NO TF" in res.stdout and "30 rows ok" in res.stdout, res.stdout[-2000:]
     rows = (tmp_path / "mobilenet" / "gradcam.jax.csv").read_text()
     assert ",jax," in rows.splitlines()[1]
 

@@ -255,6 +255,7 @@ def test_module_class_without_installing_gives_the_installed_run_s_rows_and_resu
 
     monkeypatch.chdir(REPO)
     cfg = {"model": "mobilenet", "data": str(manifest), "out": str(tmp_path)}
+    cfg.update(reference_maps=False, shuffled_control=False)  # the plugin's own rows only
     assert run(RunConfig(methods=(SPEC,), **cfg), progress=False)["ok"] == 2
     again = run(RunConfig(methods=(SPEC,), **cfg), progress=False)
     assert again["skipped_done"] == 2 and again["ok"] == 0
@@ -300,7 +301,7 @@ def test_slurm_checks_a_plugin_method_of_the_preset_before_submitting(tmp_path, 
     preset = tmp_path / "plugin.toml"
     preset.write_text(f'[run]\nmodel = "mobilenet"\nweights = "random"\ndata = "skimage"\nmethods = ["{SPEC}", "gradcam"]\n')
     sub = plan_submission(str(preset), 2)
-    assert sub.run_config.methods == ("gradxinput", "gradcam")
+    assert sub.run_config.methods == ("gradxinput", "gradcam", "random", "centre", "keep-all")
     assert f" run --config {preset} " in sub.array_argv()[-1]
     preset.write_text('[run]\nmodel = "mobilenet"\nweights = "random"\ndata = "skimage"\nmethods = ["tests.nope:X"]\n')
     with pytest.raises(UserError, match="cannot import tests.nope"):

@@ -1,7 +1,7 @@
 """The numerics fingerprint: what, on this machine, decides the last bits of a run's numbers.
 
-ADVISE's unit scores are integer peak counts, so float32 kernels that differ by ~1e-5 can change its groups
-on a few percent of images (README, "Same numbers on every machine"). A run records, in ``run.json`` and as
+A method whose unit scores are integer peak counts (the KDE grouping) can change its groups when float32
+kernels differ by ~1e-5, on a few percent of images (docs/methods.md, "Same numbers on every machine"). A run records, in ``run.json`` and as
 the ``fingerprint`` column of every row, a short id of:
 
 * the CPU model and its instruction-set flags;

@@ -5,7 +5,7 @@ itself when it holds a ``run.json``), it reruns a seeded sample of the folder's 
 ``run.json`` records (into a temporary folder), and prints per method:
 
 * how many rows agree within ``tolerance`` (1e-5) on every metric;
-* for methods with candidate groups (ADVISE, the CAM-oracle controls): how many images have the same group
+* for methods with candidate groups (the KDE's groups, the CAM-oracle controls): how many images have the same group
   sizes (the ``<method>_groups`` rows of the first target);
 * whether this machine's numerics fingerprint (:mod:`.fingerprint`) is the one the folder's rows record.
 
@@ -209,7 +209,7 @@ def verify_folder(folder: Path, sample: int = 20, seed: int = 0, methods=None, t
         raise UserError(f"{folder}: no ok rows to verify")
     rng = np.random.default_rng(seed)
     images = sorted(rng.choice(ids, min(sample, len(ids)), replace=False).tolist())
-    with tempfile.TemporaryDirectory(prefix="advise-verify-") as tmp:
+    with tempfile.TemporaryDirectory(prefix="bench-verify-") as tmp:
         run = _SampleRun(dataclasses.replace(cfg, out=tmp), set(images))
         missing = set(images) - {r.image_id for r in run.records}
         if missing:
@@ -237,7 +237,7 @@ def verify_command(
     tolerance: Annotated[float, typer.Option(help="largest metric difference that counts as agreement")] = TOLERANCE,
 ) -> None:
     """Rerun a seeded sample of RESULTS' images with the settings its run.json records and compare, per method:
-    rows that agree on every metric, ADVISE's (and the CAM-oracle controls') group sizes, and whether this
+    rows that agree on every metric, the group sizes of methods with candidate groups, and whether this
     machine's numerics fingerprint is the folder's. Exits 1 when metrics disagree beyond what a different
     fingerprint explains."""
     if sample < 1:
