@@ -92,12 +92,38 @@ def ablation_range(model: str, method: str, relu: bool = True) -> str:
     return f"{avx.min():.2f}-{avx.max():.2f}"
 
 
+def vs_random(folder: str, method: str, metric: str = "AVX"):
+    """A method − the random reference map (chance.csv)."""
+    c = _csv(f"{folder}/chance.csv")
+    return c[(c["metric"] == metric) & (c["method"] == method) & (c["against"] == "chance")].iloc[0]
+
+
+def median_vs_random(folder: str, metric: str = "AVX") -> str:
+    v = _csv(f"{folder}/validity.csv").set_index("metric").loc[metric]
+    return f"{d(v['median_mean_diff'])} [{d(v['median_ci_low'])}, {d(v['median_ci_high'])}]"
+
+
 MN, V2, CORRECTED = "mobilenet", "mobilenet_v2", "mobilenet/corrected/mobilenet"
 CAM_ORACLE_SCORECAM = "Score-CAM (like-advise groups, oracle-avx)"
 CAM_ORACLE_GRADCAMPP = "Grad-CAM++ (like-advise groups, oracle-avx)"
 
 # (page, phrase built from the committed files)
 CLAIMS = {
+    # Chance level (README and the results pages)
+    "readme: random's AVX, MobileNet 0.25": ("README.md", lambda: f"scores AVX {table1(MN, 'Random', 'AVX'):.3f}"),
+    "readme: ADVISE - random, MobileNet 0.25": (
+        "README.md", lambda: f"ADVISE - random {ci(vs_random(MN, 'ADVISE'))}"),
+    "readme: ADVISE - random, MobileNetV2": ("README.md", lambda: f"level with noise ({ci(vs_random(V2, 'ADVISE'))})"),
+    "readme: ADVISE - random, corrected": ("README.md", lambda: f"ADVISE does not ({ci(vs_random(CORRECTED, 'ADVISE'))})"),
+    "mobilenet: Score-CAM - random": (
+        "docs/results/mobilenet.md", lambda: f"the best method, {ci(vs_random(MN, 'Score-CAM'))}"),
+    "mobilenet: random's Hit": ("docs/results/mobilenet.md", lambda: f"(random {table1(MN, 'Random', 'Hit'):.3f};"),
+    "mobilenet_v2: random's AVX": (
+        "docs/results/mobilenet_v2.md", lambda: f"`random` scores AVX {table1(V2, 'Random', 'AVX'):.3f}"),
+    "other claims: median method - random, corrected": (
+        "docs/results/other-claims.md", lambda: f"on AVX by {median_vs_random(CORRECTED)}"),
+    "other claims: Score-CAM - random, corrected": (
+        "docs/results/other-claims.md", lambda: f"(Score-CAM {ci(vs_random(CORRECTED, 'Score-CAM'))})"),
     # README, headline findings
     "readme: ADVISE - Score-CAM on AVX, MobileNet 0.25": (
         "README.md", lambda: f"Score-CAM {ci(comparison(MN, 'AVX', 'Score-CAM'))})"),
