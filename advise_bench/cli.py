@@ -153,7 +153,10 @@ def run(
     typer.echo(_counts_line(counts, Path(cfg.out)))
     differences = differences_from_paper(cfg, counts["images"] if cfg.shard[1] == 1 else None)
     if differences:
-        typer.echo("Settings that differ from the paper's: " + "; ".join(differences) + ".")
+        import textwrap  # a 100-column terminal, like the report's table
+
+        typer.echo(textwrap.fill("Settings that differ from the paper's: " + "; ".join(differences) + ".", 100,
+                                 subsequent_indent="  ", break_on_hyphens=False))
 
 
 def _counts_line(counts: dict, results: Path) -> str:
