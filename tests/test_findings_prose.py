@@ -103,12 +103,29 @@ def median_vs_random(folder: str, metric: str = "AVX") -> str:
     return f"{d(v['median_mean_diff'])} [{d(v['median_ci_low'])}, {d(v['median_ci_high'])}]"
 
 
+def vs_shuffled(folder: str, method: str, metric: str = "AVX"):
+    """A method − its shuffled control (chance.csv)."""
+    c = _csv(f"{folder}/chance.csv")
+    return c[(c["metric"] == metric) & (c["method"] == method) & (c["against"] == "shuffled")].iloc[0]
+
+
 MN, V2, CORRECTED = "mobilenet", "mobilenet_v2", "mobilenet/corrected/mobilenet"
+RERUN = "mobilenet/rerun/mobilenet"
 CAM_ORACLE_SCORECAM = "Score-CAM (like-advise groups, oracle-avx)"
 CAM_ORACLE_GRADCAMPP = "Grad-CAM++ (like-advise groups, oracle-avx)"
 
 # (page, phrase built from the committed files)
 CLAIMS = {
+    # Placement: the one-run set with the shuffled controls and the faithfulness curves
+    "readme: ADVISE - shuffled": ("README.md", lambda: f"shuffled map on AVX (ADVISE {ci(vs_shuffled(RERUN, 'ADVISE'))})"),
+    "readme: centre's deletion AUC": (
+        "README.md", lambda: f"beats every method ({table1(RERUN, 'Centre', 'deletion_auc'):.3f})"),
+    "other claims: Score-CAM - shuffled": (
+        "docs/results/other-claims.md", lambda: f"Score-CAM's {ci(vs_shuffled(RERUN, 'Score-CAM'))}"),
+    "other claims: ADVISE - shuffled on deletion": (
+        "docs/results/other-claims.md", lambda: f"level: {ci(vs_shuffled(RERUN, 'ADVISE', 'deletion_auc'))}"),
+    "other claims: random's AVX in the rerun": (
+        "docs/results/other-claims.md", lambda: f"`random` {table1(RERUN, 'Random', 'AVX'):.3f})"),
     # Chance level (README and the results pages)
     "readme: random's AVX, MobileNet 0.25": ("README.md", lambda: f"scores AVX {table1(MN, 'Random', 'AVX'):.3f}"),
     "readme: ADVISE - random, MobileNet 0.25": (
