@@ -16,6 +16,7 @@ from pathlib import Path
 import pandas as pd
 
 from advise_bench.explainers import METHOD_NAMES
+from advise_bench.method_kinds import method_kind, shuffled_name
 from advise_bench.report.table import display_name
 from advise_bench.runner.presets import apply_preset
 from advise_bench.runner.run import RunConfig, method_file, prepare, shard_suffix
@@ -29,8 +30,8 @@ def shard_rows(folder: Path, method: str, shard: tuple[int, int]) -> list[str]:
 
 
 def check(results: Path, preset: str, shards: int, partial: int | None) -> str:
-    cfg = apply_preset(RunConfig(), resolve_preset(preset), explicit=set())
-    _, _, records = prepare(replace(cfg, shard=(0, 1)))
+    cfg = replace(apply_preset(RunConfig(), resolve_preset(preset), explicit=set()), shard=(0, 1))
+    _, _, records = prepare(cfg)  # sets cfg.methods to what a run writes: the methods, then the reference maps
     methods = cfg.methods or tuple(METHOD_NAMES)
     folder = results / cfg.model
     if partial is not None:
@@ -39,7 +40,8 @@ def check(results: Path, preset: str, shards: int, partial: int | None) -> str:
         if not 0 < got < want:
             raise AssertionError(f"shard {partial} has {got} of {want} rows: it was not stopped mid-run")
         return f"shard {partial} stopped mid-run with {got} of {want} rows"
-    for method in methods:
+    controls = [shuffled_name(m) for m in methods if method_kind(m) == "method"] if cfg.shuffled_control else []
+    for method in [*methods, *controls]:
         for k in range(shards):
             mine = {r.image_id for r in records[k::shards]}
             counts = Counter(shard_rows(folder, method, (k, shards)))
