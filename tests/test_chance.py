@@ -13,6 +13,7 @@ from advise_bench.report.chance import (
     FAILS_CHANCE,
     FAILS_PROBE,
     PASSES,
+    UNDECIDED,
     chance_comparisons,
     metric_validity,
 )
@@ -184,3 +185,12 @@ def test_the_report_shows_the_chance_block_and_one_validity_line_per_metric(tmp_
         assert (FAILS_PROBE in line) == ("↑" in line), line
     report = paths["report"].read_text()
     assert "ADVISE (shuffled)" in paths["chance"].read_text() and "Chance level and metric validity" in report
+
+
+def test_below_six_images_the_chance_test_is_undecided_not_failed():
+    rows = _rows({"a": _noise(0.6, seed=1), "b": _noise(0.55, seed=2), "random": _noise(0.2, seed=4),
+                  "keep-all": _noise(0.95, seed=5)})
+    rows = rows[rows["image_id"].isin([f"i{k:03d}" for k in range(5)])]  # 5 images: random is far below, yet
+    cmp = chance_comparisons(rows, n_resamples=500)
+    r = metric_validity(rows, cmp, n_resamples=500).set_index("metric").loc["AVX"]
+    assert r["verdict"] == f"{UNDECIDED}; {FAILS_PROBE}" and r["chance_fails"] is None

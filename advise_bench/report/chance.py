@@ -33,6 +33,9 @@ from .compare import ALPHA, BLOCK, TIE_TOLERANCE, method_order_key, per_image, t
 from .format import format_difference_ci, format_number, format_p, markdown_table
 from .table import metric_columns
 
+# Below 6 pairs the two-sided Wilcoxon test cannot reach p < 0.05: the chance test cannot pass, so it is not run.
+MIN_PAIRS = 6
+UNDECIDED = f"chance test undecided (fewer than {MIN_PAIRS} images)"
 PASSES = "passes"
 FAILS_PROBE = "fails the gaming probe"
 FAILS_CHANCE = "fails the chance test"
@@ -177,13 +180,15 @@ def metric_validity(rows: pd.DataFrame, comparisons: pd.DataFrame, n_resamples: 
             rec["median_holm_p"] = p
         for rec in records[start:]:
             higher = rec["direction"] == "higher is better"
-            if "median_holm_p" in rec:
+            few = rec.get("median_n_pairs", MIN_PAIRS) < MIN_PAIRS
+            if "median_holm_p" in rec and not few:
                 chance_fails = significant_side(rec["median_holm_p"], rec["median_ci_low"], rec["median_ci_high"],
                                                 higher) != 1
             else:
                 chance_fails = None
             rec["chance_fails"] = chance_fails
-            rec["verdict"] = validity_verdict(rec["probe_fails"], chance_fails)
+            rec["verdict"] = (f"{UNDECIDED}" + (f"; {FAILS_PROBE}" if rec["probe_fails"] else "") if few
+                              else validity_verdict(rec["probe_fails"], chance_fails))
     return pd.DataFrame(records)
 
 
@@ -247,7 +252,8 @@ VALIDITY_NOTES = (
     f"Verdict '{FAILS_PROBE}': keep-all's mean is at, beyond or within the 95% CI of the best real method's mean. "
     f"'{FAILS_CHANCE}': random is not significantly worse than the median real method (per image, the median of the "
     "real methods' values minus random's; two-sided Wilcoxon, Holm over the metrics; significant: Holm p < 0.05 and "
-    "the bootstrap CI wholly on the better side). 'passes': neither.",
+    f"the bootstrap CI wholly on the better side; below {MIN_PAIRS} images it cannot be significant and is reported as "
+    "undecided). 'passes': neither.",
     "Beat random / lose to it: real methods significantly better / worse than random on the metric (the report's "
     "rule: Holm over every comparison of the block in chance.csv, CI wholly on one side).",
 )
