@@ -29,7 +29,7 @@ from ..method_kinds import CHANCE, PROBE, REFERENCE_MAPS, method_kind, shuffled_
 from ..metrics.core import METRICS, MetricInfo
 from ..metrics.summary import MeanCI
 from . import stats
-from .compare import ALPHA, BLOCK, TIE_TOLERANCE, method_order_key, per_image, trained_ok_rows
+from .compare import BLOCK, method_order_key, paired, per_image, significant_side, trained_ok_rows, verdict
 from .format import format_difference_ci, format_number, format_p, markdown_table
 from .table import metric_columns
 
@@ -62,32 +62,6 @@ def _goodness(d: np.ndarray, higher_is_better: bool) -> np.ndarray:
     return d if higher_is_better else -d
 
 
-def paired(a: pd.Series, b: pd.Series, higher_is_better: bool, n_resamples: int, seed: int) -> dict:
-    """a − b on the images both have: mean, bootstrap CI, wins/ties/losses of a, Wilcoxon p."""
-    pair = pd.concat([a, b], axis=1).dropna()
-    d = (pair.iloc[:, 0] - pair.iloc[:, 1]).to_numpy()
-    good = _goodness(d, higher_is_better)
-    lo, hi = stats.bootstrap_mean_ci(d, n_resamples=n_resamples, seed=seed)
-    return {"n_pairs": len(d), "subject_mean": float(pair.iloc[:, 0].mean()) if len(d) else np.nan,
-            "reference_mean": float(pair.iloc[:, 1].mean()) if len(d) else np.nan,
-            "mean_diff": float(d.mean()) if len(d) else np.nan, "ci_low": lo, "ci_high": hi,
-            "wins": int((good > TIE_TOLERANCE).sum()), "ties": int((np.abs(d) <= TIE_TOLERANCE).sum()),
-            "losses": int((good < -TIE_TOLERANCE).sum()), "wilcoxon_p": stats.wilcoxon_p(d)}
-
-
-def significant_side(holm_p: float, ci_low: float, ci_high: float, higher_is_better: bool) -> int:
-    """+1 when the subject is significantly better (Holm p < ALPHA, CI wholly on its side), −1 worse, 0 neither."""
-    if not holm_p < ALPHA:
-        return 0
-    better = ci_low > 0 if higher_is_better else ci_high < 0
-    worse = ci_high < 0 if higher_is_better else ci_low > 0
-    return 1 if better else -1 if worse else 0
-
-
-def _verdict(side: int, reference: str) -> str:
-    return {1: "yes", -1: f"no: {reference} is better", 0: "not shown"}[side]
-
-
 def chance_comparisons(rows: pd.DataFrame, n_resamples: int = stats.BOOTSTRAP_RESAMPLES,
                        seed: int = stats.BOOTSTRAP_SEED) -> pd.DataFrame:
     """Per model x protocol x metric x real method: the method − ``random`` and the method − its shuffled
@@ -115,8 +89,8 @@ def chance_comparisons(rows: pd.DataFrame, n_resamples: int = stats.BOOTSTRAP_RE
         family = records[start:]
         for rec, p in zip(family, stats.holm([r["wilcoxon_p"] for r in family]), strict=True):
             rec["holm_p"] = p
-            side = significant_side(p, rec["ci_low"], rec["ci_high"], rec["direction"] == "higher is better")
-            rec["verdict"] = _verdict(side, rec["reference"])
+            rec["verdict"] = verdict(p, rec["ci_low"], rec["ci_high"], rec["direction"] == "higher is better",
+                                     rec["reference"])
     columns = ["model", "protocol", "metric", "direction", "method", "against", "reference", "n_pairs",
                "subject_mean", "reference_mean", "mean_diff", "ci_low", "ci_high", "wins", "ties", "losses",
                "wilcoxon_p", "holm_p", "verdict"]

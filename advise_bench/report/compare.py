@@ -52,13 +52,34 @@ def method_order_key(methods):
     return lambda m: position[display_name(m)]
 
 
+def significant_side(holm_p: float, ci_low: float, ci_high: float, higher_is_better: bool) -> int:
+    """+1 when the subject is significantly better (Holm p < ALPHA, CI wholly on its side), −1 worse, 0 neither."""
+    if not holm_p < ALPHA:
+        return 0
+    better = ci_low > 0 if higher_is_better else ci_high < 0
+    worse = ci_high < 0 if higher_is_better else ci_low > 0
+    return 1 if better else -1 if worse else 0
+
+
 def verdict(holm_p: float, ci_low: float, ci_high: float, higher_is_better: bool, baseline: str) -> str:
-    """"yes" when Holm's p < ALPHA and the CI lies on ADVISE's side of 0; "no: X is better" on the other side."""
-    if not (holm_p < ALPHA):
-        return "not shown"
-    better_side = ci_low > 0 if higher_is_better else ci_high < 0
-    worse_side = ci_high < 0 if higher_is_better else ci_low > 0
-    return "yes" if better_side else f"no: {baseline} is better" if worse_side else "not shown"
+    """"yes" when Holm's p < ALPHA and the CI lies on the subject's side of 0; "no: X is better" on the other side."""
+    side = significant_side(holm_p, ci_low, ci_high, higher_is_better)
+    return {1: "yes", -1: f"no: {baseline} is better", 0: "not shown"}[side]
+
+
+def paired(a: pd.Series, b: pd.Series, higher_is_better: bool, n_resamples: int = stats.BOOTSTRAP_RESAMPLES,
+           seed: int = stats.BOOTSTRAP_SEED) -> dict:
+    """a − b on the images both have: the means, the mean difference with its bootstrap CI, wins / ties /
+    losses of a, the Wilcoxon p."""
+    pair = pd.concat([a, b], axis=1).dropna()
+    d = (pair.iloc[:, 0] - pair.iloc[:, 1]).to_numpy()
+    good = d if higher_is_better else -d
+    lo, hi = stats.bootstrap_mean_ci(d, n_resamples=n_resamples, seed=seed)
+    return {"n_pairs": len(d), "subject_mean": float(pair.iloc[:, 0].mean()) if len(d) else np.nan,
+            "reference_mean": float(pair.iloc[:, 1].mean()) if len(d) else np.nan,
+            "mean_diff": float(d.mean()) if len(d) else np.nan, "ci_low": lo, "ci_high": hi,
+            "wins": int((good > TIE_TOLERANCE).sum()), "ties": int((np.abs(d) <= TIE_TOLERANCE).sum()),
+            "losses": int((good < -TIE_TOLERANCE).sum()), "wilcoxon_p": stats.wilcoxon_p(d)}
 
 
 def compare_with_advise(
@@ -76,21 +97,11 @@ def compare_with_advise(
             higher = METRICS[metric].higher_is_better
             baselines = sorted((m for m in wide.columns if m != ADVISE), key=method_order_key(wide.columns))
             for baseline in baselines:
-                pair = wide[[ADVISE, baseline]].dropna()
-                d = (pair[ADVISE] - pair[baseline]).to_numpy()
-                better = d > TIE_TOLERANCE if higher else d < -TIE_TOLERANCE
-                tie = np.abs(d) <= TIE_TOLERANCE
-                lo, hi = stats.bootstrap_mean_ci(d, n_resamples=n_resamples, seed=seed)
-                records.append({
-                    "model": model, "protocol": protocol, "metric": metric,
-                    "direction": "higher is better" if higher else "lower is better",
-                    "baseline": display_name(baseline), "n_pairs": len(d),
-                    "advise_mean": float(pair[ADVISE].mean()) if len(d) else np.nan,
-                    "baseline_mean": float(pair[baseline].mean()) if len(d) else np.nan,
-                    "mean_diff": float(d.mean()) if len(d) else np.nan, "ci_low": lo, "ci_high": hi,
-                    "wins": int(better.sum()), "ties": int(tie.sum()), "losses": int((~better & ~tie).sum()),
-                    "wilcoxon_p": stats.wilcoxon_p(d),
-                })
+                result = paired(wide[ADVISE], wide[baseline], higher, n_resamples, seed)
+                result["advise_mean"], result["baseline_mean"] = result.pop("subject_mean"), result.pop("reference_mean")
+                records.append({"model": model, "protocol": protocol, "metric": metric,
+                                "direction": "higher is better" if higher else "lower is better",
+                                "baseline": display_name(baseline), **result})
         # One family per model x protocol: every baseline x metric compared there.
         family = records[start:]
         for rec, p in zip(family, stats.holm([r["wilcoxon_p"] for r in family]), strict=True):

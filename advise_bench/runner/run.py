@@ -169,8 +169,7 @@ class Run:
         self.writers = {m: RowWriter(self.path(m)) for m in self.outputs}
         self.candidate_writers = {m: RowWriter(self.path(f"{m}_groups")) for m, e in self.explainers.items()
                                   if e.candidate_key is not None}
-        done = {m: self.done_ids(m) for m in self.outputs}
-        self.done = done
+        self.done = done = {m: self.done_ids(m) for m in self.outputs}
         for m, writer in self.candidate_writers.items():  # an image cut short: its candidates are written again
             drop_rows(writer.path, lambda r, m=m: r["image_id"] not in done[m])
         todo = [r for r in self.records if any(r.image_id not in done[m] for m in self.outputs)]
@@ -186,8 +185,7 @@ class Run:
                              self.model.predict(np.stack([images[r.image_id] for r in good])) if good else [],
                              strict=True))
             for method in self.cfg.methods:
-                own = [method, *([self.shuffled[method]] if method in self.shuffled else [])]
-                pending = [r for r in chunk if any(r.image_id not in done[m] for m in own)]
+                pending = [r for r in chunk if any(r.image_id not in done[m] for m in self._outputs_of(method))]
                 for row in self._method_rows(method, pending, images, bad, probs):
                     if row["image_id"] in done[row["method"]]:  # a resume that only lacked the other output
                         continue
@@ -233,7 +231,7 @@ class Run:
         """The rows of ``method`` (and of its shuffled control, if any) for ``records``."""
         from ..metrics.core import STATUS_DEGENERATE_IMAGE, STATUS_ERROR, STATUS_MESSAGES, is_degenerate_image
 
-        names = [method, *([self.shuffled[method]] if method in self.shuffled else [])]
+        names = self._outputs_of(method)
         rows = [{**self._base_row(r, m), "status": STATUS_ERROR, "error": bad[r.image_id]}
                 for r in records if r.image_id in bad for m in names]
         # A constant image would score a meaningless perfect AVX with any map: not explained, not averaged.
@@ -253,6 +251,10 @@ class Run:
                 raise
             rows += [{**self._base_row(r, m), "status": STATUS_ERROR, "error": reason} for r in ok for m in names]
         return rows
+
+    def _outputs_of(self, method: str) -> list[str]:
+        """The rows' method names ``method`` writes: its own and its shuffled control's, if the run has one."""
+        return [method, *([self.shuffled[method]] if method in self.shuffled else [])]
 
     def _shuffled_rows(self, method: str, record, image, probs, targets, maps, scorer) -> list[dict]:
         """The row of ``method``'s shuffled control for one image (none when the run has no such control):
