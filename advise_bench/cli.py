@@ -201,7 +201,7 @@ def score(
                     extra_metrics=parse_extra_metrics(extra_metrics), reference_maps=False,
                     shuffled_control=shuffled_control)
     counts, scored = score_maps(cfg, maps, name, targets, progress=not quiet)
-    unmatched = scored.unmatched_maps()
+    unmatched = scored.maps.unmatched(scored.records)
     typer.echo(_counts_line(counts, scored.path(scored.cfg.methods[0]))
                + (f"; {unmatched} maps name no image of this selection" if unmatched else ""))
 

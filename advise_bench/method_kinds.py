@@ -1,6 +1,9 @@
 """What a method name in a results file is: a real explainer, a reference map (chance and probes) or a method's
-shuffled control. A bottom-layer module (it imports nothing of the package), so the runner and the report agree on
-names without loading the explainers.
+shuffled control, and how tables name and order it. A bottom-layer module (it imports nothing of the package at
+import time), so the runner and the report agree on names without loading the explainers.
+
+* :data:`BUILTIN` is the one home of the built-in methods' Table I names and families, in the paper's order; the
+  explainer classes take theirs from it when they register (``explainers/registry.py``).
 
 * Reference maps (``explainers/reference.py``) know nothing of the image (``random``, ``centre``) or are built to
   game the metrics (``keep-all``); they give every table its chance level.
@@ -10,12 +13,29 @@ names without loading the explainers.
 
 from __future__ import annotations
 
+import sys
+
 REFERENCE_MAPS = ("random", "centre", "keep-all")
 REFERENCE_FAMILY = "reference"
 SHUFFLED_SUFFIX = "-shuffled"
 CHANCE = "random"  # the map every method's skill over chance is measured against
 PROBE = "keep-all"  # the map built to game the metrics
 KINDS = ("method", "reference", "shuffled")
+ENTRY_POINT_GROUP = "advise_bench.explainers"
+CAM_GROUPS_SELECTION = "oracle-avx"  # how a grouped CAM control picks its map (explainers/base.py), named here for tables  # where installed plugins declare their methods
+
+# name -> (Table I's name, family), the paper's six in its Table I order, then the reference maps.
+BUILTIN: dict[str, tuple[str, str]] = {
+    "advise": ("ADVISE", "cam"),
+    "gradcam": ("Grad-CAM", "cam"),
+    "gradcam++": ("Grad-CAM++", "cam"),
+    "scorecam": ("Score-CAM", "cam"),
+    "layercam": ("Layer-CAM", "cam"),
+    "lime": ("LIME", "perturbation"),
+    "random": ("Random", REFERENCE_FAMILY),
+    "centre": ("Centre", REFERENCE_FAMILY),
+    "keep-all": ("Keep-all (probe)", REFERENCE_FAMILY),
+}
 
 
 def shuffled_name(method: str) -> str:
@@ -33,3 +53,35 @@ def method_kind(name: str) -> str:
     if name in REFERENCE_MAPS:
         return "reference"
     return "shuffled" if shuffled_of(name) else "method"
+
+
+def display_name(method: str) -> str:
+    """Table I's name of a method (``gradcam++`` -> ``Grad-CAM++``; a shuffled control ``Grad-CAM (shuffled)``).
+    A plugin's own display name needs its class: only then is the registry imported (an installed entry point is
+    looked up quietly); any other name passes through."""
+    base = shuffled_of(method)
+    if base is not None:
+        return f"{display_name(base)} (shuffled)"
+    if method in BUILTIN:
+        return BUILTIN[method][0]
+    registry = sys.modules.get("advise_bench.explainers.registry")
+    if registry is not None and method in registry.PLUGINS:
+        return registry.PLUGINS[method].display_name
+    if ":" in str(method) or not _is_installed_plugin(str(method)):  # scored maps, an old name: as it is
+        return str(method)
+    from .explainers.registry import plugin_display_name  # an installed plugin's class says
+
+    return plugin_display_name(method)
+
+
+def _is_installed_plugin(name: str) -> bool:
+    from importlib.metadata import entry_points  # metadata only: nothing is imported
+
+    return any(ep.name == name for ep in entry_points(group=ENTRY_POINT_GROUP))
+
+
+def method_order(display_names) -> list:
+    """Display names in Table I's order (ADVISE first, then the paper's baselines), then any other name (the
+    reference maps included: tables place them in a block of their own) alphabetically."""
+    rank = {shown: i for i, (shown, family) in enumerate(BUILTIN.values()) if family != REFERENCE_FAMILY}
+    return sorted(dict.fromkeys(display_names), key=lambda m: (rank.get(m, len(rank)), str(m)))

@@ -16,8 +16,7 @@ from pathlib import Path
 import pandas as pd
 
 from advise_bench.explainers import METHOD_NAMES
-from advise_bench.method_kinds import method_kind, shuffled_name
-from advise_bench.report.table import display_name
+from advise_bench.method_kinds import display_name, method_kind, shuffled_name
 from advise_bench.runner.presets import apply_preset
 from advise_bench.runner.run import RunConfig, method_file, prepare, shard_suffix
 from advise_bench.runner.slurm import resolve_preset

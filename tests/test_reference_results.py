@@ -12,7 +12,7 @@ from typer.testing import CliRunner
 
 from advise_bench.cli import app
 from advise_bench.metrics.core import STATUS_OK
-from advise_bench.report.table import load_rows
+from advise_bench.runner.results import load_rows
 
 REFERENCE = Path(__file__).resolve().parents[1] / "results" / "reference"
 MODELS = sorted(p.name for p in REFERENCE.iterdir() if (p / "table1.csv").exists()) if REFERENCE.is_dir() else []

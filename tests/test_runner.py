@@ -102,7 +102,7 @@ def test_end_to_end_all_methods_and_report(manifest, tmp_path):
 
 
 def test_shards_merge_to_the_unsharded_run(manifest, tmp_path):
-    from advise_bench.report.table import load_rows
+    from advise_bench.runner.results import load_rows
 
     full, sharded = tmp_path / "full", tmp_path / "sharded"
     methods = ("gradcam", "advise")

@@ -128,7 +128,7 @@ def forms_cam_with_relu(method: str) -> bool:
 
 
 def load_rows_or_empty(folder: Path) -> pd.DataFrame:
-    from ..report.table import load_rows
+    from ..runner.results import load_rows
 
     try:
         return load_rows(folder)
@@ -211,7 +211,7 @@ def _first(frame: pd.DataFrame, columns: dict) -> pd.DataFrame:
 def summarize(rows: pd.DataFrame, relu: bool, density: float, n_resamples: int = stats.BOOTSTRAP_RESAMPLES,
               seed: int = stats.BOOTSTRAP_SEED) -> pd.DataFrame:
     """Per (model, series) of one noise setting: n, errors, mean AVX with CI, zero fraction, other means."""
-    from ..report.table import numeric
+    from ..columns import numeric
 
     out = []
     rows = rows.sort_values("image_id", kind="stable")  # the bootstrap resamples by position
@@ -234,7 +234,7 @@ def summarize(rows: pd.DataFrame, relu: bool, density: float, n_resamples: int =
 
 def _zero_fractions(ok: pd.DataFrame) -> dict:
     """The shares of the scored images whose AVX is 0 because the penalty zeroed it, and because a term is <= 0."""
-    from ..report.table import numeric
+    from ..columns import numeric
 
     avx = numeric(ok, "AVX")
     scored = avx.notna().to_numpy()
@@ -252,7 +252,7 @@ def plot(table: pd.DataFrame, path: str | Path) -> Path:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from ..explainers import display_name
+    from ..method_kinds import display_name
 
     modes = [r for r in (True, False) if r in set(table["relu"])] or [True]
     fig, axes = plt.subplots(2, len(modes), figsize=(6.5 * len(modes), 9), sharex=True, squeeze=False,

@@ -1,6 +1,7 @@
 """Explainers, one registry: ``get_explainer(name, model, **options)(images, targets) -> maps``; the built-in six,
 and methods from outside the package (an entry point, or ``package.module:ClassName``)."""
 
+from ..method_kinds import display_name
 from . import advise, cam, lime, reference, scorecam  # noqa: F401  (import registers the methods)
 from .base import CAMExplainer, Explainer
 from .explanation import Explanation, Selection, rescale01
@@ -9,7 +10,6 @@ from .registry import (
     EXPLAINERS,
     PLUGINS,
     check_methods,
-    display_name,
     explainer_from_config,
     explainer_names,
     get_explainer,

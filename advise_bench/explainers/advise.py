@@ -72,7 +72,7 @@ __all__ = ["ADVISE", "DEFAULT_SELECTION", "GROUPINGS", "RELEVANCE_SOURCES", "SEL
 
 @register
 class ADVISE(Explainer):
-    name, display_name, family = "advise", "ADVISE", "cam"
+    name = "advise"  # Table I name and family: method_kinds.BUILTIN
     candidate_key = "peaks"
     config_options = {"score": "score", "relu": "relu", "advise_source": "relevance_source",
                       "advise_selection": "selection", "advise_grouping": "grouping", "seed": "seed",

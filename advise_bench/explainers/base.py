@@ -36,6 +36,7 @@ from typing import Any, ClassVar
 import numpy as np
 
 from ..errors import UserError
+from ..method_kinds import CAM_GROUPS_SELECTION
 from ..models.zoo import LoadedModel
 from .explanation import Explanation, Scorer, Selection, counterparts, rescale01
 from .grouping import group_maps, unit_scores_batch
@@ -244,7 +245,7 @@ class CAMExplainer(Explainer):
 
     family = "cam"
     config_options = {"relu": "relu", "cam_groups": "groups", "seed": "seed"}
-    selection = get_selection("oracle-avx")
+    selection = get_selection(CAM_GROUPS_SELECTION)
 
     def __init__(self, model: LoadedModel, relu: bool = True, groups: str = "none", seed: int = 0):
         super().__init__(model)

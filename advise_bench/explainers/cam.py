@@ -43,7 +43,7 @@ class GradientCAM(CAMExplainer):
 class GradCAM(GradientCAM):
     """alpha_k = mean_ij dy/dA^k_ij; T_k = alpha_k A^k (Selvaraju et al., 2017)."""
 
-    name, display_name = "gradcam", "Grad-CAM"
+    name = "gradcam"  # Table I names and families: method_kinds.BUILTIN
 
     def gradient_terms(self, acts, grads, scores):
         return acts * grads.mean(axis=(1, 2), keepdims=True)
@@ -56,7 +56,7 @@ class GradCAMPlusPlus(GradientCAM):
     normalised to sum 1 over ij; w_k = sum_ij alpha_ij ReLU(s g_ij); T_k = w_k A^k. Without ReLU the
     first derivative is not clipped."""
 
-    name, display_name = "gradcam++", "Grad-CAM++"
+    name = "gradcam++"
 
     def gradient_terms(self, acts, grads, scores):
         first = np.exp(scores, dtype=np.float32)[:, None, None, None] * grads
@@ -75,7 +75,7 @@ class GradCAMPlusPlus(GradientCAM):
 class LayerCAM(GradientCAM):
     """T_k = ReLU(dy/dA^k) A^k, element-wise (Jiang et al., 2021)."""
 
-    name, display_name = "layercam", "Layer-CAM"
+    name = "layercam"
 
     def gradient_terms(self, acts, grads, scores):
         return np.maximum(grads, 0) * acts

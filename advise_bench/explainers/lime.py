@@ -44,7 +44,7 @@ class LimeSample:
 
 @register
 class LIME(Explainer):
-    name, display_name, family = "lime", "LIME", "perturbation"
+    name = "lime"  # Table I name and family: method_kinds.BUILTIN
     config_options = {"score": "score", "lime_samples": "num_samples", "lime_batch_size": "batch_size",
                       "seed": "seed", "lime_continuous": "continuous", "lime_hide_color": "hide_color"}
 

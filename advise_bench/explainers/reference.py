@@ -51,7 +51,7 @@ def image_key(image: np.ndarray) -> int:
 
 @register
 class RandomMap(ReferenceMap):
-    name, display_name = "random", "Random"
+    name = "random"  # Table I names: method_kinds.BUILTIN
     config_options = {"seed": "seed"}
 
     def __init__(self, model, seed: int = 0):
@@ -75,7 +75,7 @@ def centre_map(size: int, sigma: float = CENTRE_SIGMA) -> np.ndarray:
 
 @register
 class CentreMap(ReferenceMap):
-    name, display_name = "centre", "Centre"
+    name = "centre"
 
     def reference_maps(self, images, targets):
         return np.repeat(centre_map(self.model.input_size)[None], len(targets), axis=0)
@@ -90,7 +90,7 @@ def keep_all_map(size: int, target: int) -> np.ndarray:
 
 @register
 class KeepAll(ReferenceMap):
-    name, display_name = "keep-all", "Keep-all (probe)"
+    name = "keep-all"
 
     def reference_maps(self, images, targets):
         return np.stack([keep_all_map(self.model.input_size, t) for t in targets])

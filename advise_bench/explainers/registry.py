@@ -15,11 +15,10 @@ from collections.abc import Iterable
 from typing import Any
 
 from ..errors import UserError, one_line
-from ..method_kinds import REFERENCE_FAMILY, REFERENCE_MAPS, shuffled_of
+from ..method_kinds import BUILTIN, ENTRY_POINT_GROUP, REFERENCE_FAMILY, REFERENCE_MAPS
 from ..models.zoo import LoadedModel
 from .base import Explainer
 
-ENTRY_POINT_GROUP = "advise_bench.explainers"
 EXPLAINERS: dict[str, type[Explainer]] = {}  # the built-in methods, by name
 PLUGINS: dict[str, type[Explainer]] = {}  # methods from outside the package looked up so far, by name
 PLUGIN_SOURCES: dict[str, str] = {}  # where each of PLUGINS came from: "entry point ..." or "module ..."
@@ -28,7 +27,11 @@ METHOD_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.+-]*")
 
 
 def register(cls):
-    """Class decorator: make a method reachable by name (CLI choices come from this registry)."""
+    """Class decorator: make a built-in method reachable by name (CLI choices come from this registry). Its Table
+    I name and family come from ``method_kinds.BUILTIN``, their one home (the report reads them there)."""
+    if cls.name not in BUILTIN:
+        raise TypeError(f"built-in method {cls.name!r}: add its display name and family to method_kinds.BUILTIN")
+    cls.display_name, cls.family = BUILTIN[cls.name]
     EXPLAINERS[cls.name] = cls
     return cls
 
@@ -176,13 +179,10 @@ def list_methods() -> list[dict]:
     return rows
 
 
-def display_name(method: str) -> str:
-    """The paper's name of a method (``gradcam++`` -> ``Grad-CAM++``), a plugin's own display name (an
-    installed one is looked up quietly); any other name passes through."""
-    base = shuffled_of(method)
-    if base is not None:
-        return f"{display_name(base)} (shuffled)"
-    cls = EXPLAINERS.get(method) or PLUGINS.get(method)
+def plugin_display_name(method: str) -> str:
+    """A plugin's display name (an installed one is looked up quietly); any other name passes through. The
+    report's :func:`~advise_bench.method_kinds.display_name` asks here only for names that are not built in."""
+    cls = PLUGINS.get(method)
     return cls.display_name if cls else _installed_display_name(method)
 
 

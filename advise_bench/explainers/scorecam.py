@@ -53,7 +53,7 @@ class ScoreCAM(CAMExplainer):
     Weights are the target's softmax probability on the masked image (so there is no ``score`` option).
     """
 
-    name, display_name = "scorecam", "Score-CAM"
+    name = "scorecam"
     config_options = {**CAMExplainer.config_options, "scorecam_batch_size": "batch_size", "scorecam_max_n": "max_n"}
 
     def __init__(self, model, relu: bool = True, batch_size: int = 32, max_n: int | None = None,

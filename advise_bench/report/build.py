@@ -11,11 +11,12 @@ from pathlib import Path
 
 import pandas as pd
 
+from ..runner.results import load_rows
 from .chance import chance_comparisons, chance_markdown, has_chance_rows, metric_validity, validity_markdown
 from .compare import compare_with_advise, comparisons_markdown, rank_methods, ranks_markdown
 from .controls import compare_controls, controls_markdown, load_controls
 from .fingerprints import fingerprint_note
-from .table import aggregate, load_rows, paper_markdown, table1_rows, to_latex, to_markdown, with_paper
+from .table import aggregate, paper_markdown, table1_rows, to_latex, to_markdown, with_paper
 
 
 def build_report(

@@ -25,13 +25,13 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from ..method_kinds import CHANCE, PROBE, REFERENCE_MAPS, method_kind, shuffled_name
+from ..columns import metric_columns
+from ..method_kinds import CHANCE, PROBE, REFERENCE_MAPS, display_name, method_kind, shuffled_name
 from ..metrics.core import METRICS, MetricInfo
 from ..metrics.summary import MeanCI
 from . import stats
 from .compare import BLOCK, method_order_key, paired, per_image, significant_side, trained_ok_rows, verdict
 from .format import format_difference_ci, format_number, format_p, markdown_table
-from .table import metric_columns
 
 # Below 6 pairs the two-sided Wilcoxon test cannot reach p < 0.05: the chance test cannot pass, so it is not run.
 MIN_PAIRS = 6
@@ -66,8 +66,6 @@ def chance_comparisons(rows: pd.DataFrame, n_resamples: int = stats.BOOTSTRAP_RE
                        seed: int = stats.BOOTSTRAP_SEED) -> pd.DataFrame:
     """Per model x protocol x metric x real method: the method − ``random`` and the method − its shuffled
     control. One Holm family per model x protocol: every comparison of the block."""
-    from ..explainers import display_name
-
     records = []
     metrics = validity_metrics(rows)
     for (model, protocol), block in trained_ok_rows(rows, kinds=None).groupby(BLOCK, sort=True):
@@ -234,8 +232,6 @@ VALIDITY_NOTES = (
 
 
 def _display(method) -> str:
-    from ..explainers import display_name
-
     return display_name(str(method))
 
 

@@ -8,17 +8,14 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from ..explainers import display_name
-from ..method_kinds import method_kind
+from ..columns import metric_columns, numeric
+from ..method_kinds import display_name, method_kind, method_order
 from ..metrics.core import METRICS, STATUS_OK
 from . import stats
 from .format import format_difference_ci, format_number, format_p, markdown_table
 from .table import (
     ADVISE,
     PAPER_TIE_FOOTNOTE,
-    method_order,
-    metric_columns,
-    numeric,
     paper_architecture,
     paper_architectures,
     paper_table,

@@ -19,17 +19,16 @@ from pathlib import Path
 import pandas as pd
 
 from ..errors import UserError
-from ..explainers import display_name
-from ..explainers.base import CAMExplainer
-from ..method_kinds import method_kind
+from ..method_kinds import CAM_GROUPS_SELECTION, display_name, method_kind
 from ..metrics.core import METRICS
+from ..runner.results import load_rows, read_manifests
 from . import stats
 from .compare import BLOCK, compare_with_advise
 from .format import format_difference_ci, format_number, format_p, markdown_table
-from .table import ADVISE, load_rows, read_manifests
+from .table import ADVISE
 
 MAIN = "main ADVISE"
-CAM_SELECTION = CAMExplainer.selection.name  # the oracle a grouped CAM uses
+CAM_SELECTION = CAM_GROUPS_SELECTION  # the oracle a grouped CAM uses
 
 
 def folder_config(folder: Path) -> dict:

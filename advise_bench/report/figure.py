@@ -9,9 +9,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from ..explainers import display_name
+from ..method_kinds import display_name, method_order
 from ..metrics.core import METRICS
-from .table import UNTRAINED_NOTE, aggregate, method_order, table_metrics_of
+from .table import UNTRAINED_NOTE, aggregate, table_metrics_of
 
 CONTROL_METRIC = "AVX"
 _MARKERS = ("o", "s", "^", "D", "v", "P")

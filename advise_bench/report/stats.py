@@ -12,7 +12,6 @@ import functools
 import warnings
 
 import numpy as np
-from scipy import stats
 
 BOOTSTRAP_RESAMPLES = 10_000
 BOOTSTRAP_SEED = 0
@@ -65,7 +64,7 @@ def wilcoxon_p(differences: np.ndarray) -> float:
         return 1.0
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # scipy warns that the normal approximation is rough for small n
-        return float(stats.wilcoxon(d).pvalue)
+        return float(_scipy_stats().wilcoxon(d).pvalue)
 
 
 def holm(pvalues: np.ndarray) -> np.ndarray:
@@ -85,7 +84,7 @@ def holm(pvalues: np.ndarray) -> np.ndarray:
 def ranks_within_rows(values: np.ndarray, higher_is_better: bool) -> np.ndarray:
     """Rank of each method (column) on each image (row): 1 = best, ties share their average rank."""
     oriented = -np.asarray(values, np.float64) if higher_is_better else np.asarray(values, np.float64)
-    return stats.rankdata(oriented, axis=1, method="average")
+    return _scipy_stats().rankdata(oriented, axis=1, method="average")
 
 
 def friedman(ranks: np.ndarray) -> tuple[float, float]:
@@ -104,7 +103,7 @@ def friedman(ranks: np.ndarray) -> tuple[float, float]:
     if correction <= 0:  # every image ties every method: nothing to test
         return (np.nan, np.nan)
     statistic /= correction
-    return float(statistic), float(stats.chi2.sf(statistic, k - 1))
+    return float(statistic), float(_scipy_stats().chi2.sf(statistic, k - 1))
 
 
 def kendall_tau_b(x: np.ndarray, y: np.ndarray) -> tuple[float, float]:
@@ -113,5 +112,13 @@ def kendall_tau_b(x: np.ndarray, y: np.ndarray) -> tuple[float, float]:
     keep = np.isfinite(x) & np.isfinite(y)
     if keep.sum() < 2 or np.ptp(x[keep]) == 0 or np.ptp(y[keep]) == 0:
         return (np.nan, np.nan)
-    res = stats.kendalltau(x[keep], y[keep], variant="b")
+    res = _scipy_stats().kendalltau(x[keep], y[keep], variant="b")
     return float(res.statistic), float(res.pvalue)
+
+
+def _scipy_stats():
+    """scipy.stats, imported when a test is computed: importing it loads scipy's optimisers too (scipy's own
+    imports), which a report that only renders, or a command's start-up, does not need."""
+    from scipy import stats
+
+    return stats

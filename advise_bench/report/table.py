@@ -3,26 +3,18 @@ paper's values. The report is composed in :mod:`.build`; this module knows nothi
 
 from __future__ import annotations
 
-import json
-from pathlib import Path
-
 import numpy as np
 import pandas as pd
 
-from ..errors import UserError
-from ..explainers import display_name
-from ..method_kinds import KINDS, REFERENCE_MAPS, method_kind
+from ..columns import EXTRA_RATES, OPTIONAL_METRICS, TABLE_METRICS, metric_columns, numeric
+from ..method_kinds import KINDS, REFERENCE_MAPS, display_name, method_kind, method_order
 from ..metrics.core import METRICS, STATUS_DEGENERATE_IMAGE, STATUS_DEGENERATE_MAP, STATUS_OK, avx_zero_causes
 from ..metrics.summary import MeanCI
 from ..paths import RESOURCES
+from ..runner.results import UNTRAINED
 from .format import format_mean_ci, format_number, markdown_table
 
-TABLE_METRICS = ("AD", "SSIM", "FSIM", "MSE", "AVX")
-# Opt-in metrics (`run --extra-metrics`): reported when the rows carry them.
-OPTIONAL_METRICS = ("deletion_auc", "insertion_auc")
-EXTRA_RATES = ("Hit", "CS_pass")
 TIME_COLUMNS = ("time_gpu_s", "time_cpu_s")
-UNTRAINED = "random"
 UNTRAINED_NOTE = "untrained: timing only"
 ADVISE = "advise"
 
@@ -53,82 +45,9 @@ UNTRAINED_FOOTNOTE = (f"'{UNTRAINED_NOTE}': the run used --weights random; its m
                       "methods, only its times are meaningful.")
 
 
-def read_manifests(folder: Path, pattern: str = "run*.json") -> list[dict]:
-    """The readable ``run.json`` documents (shards' included) matching ``pattern`` under ``folder``."""
-    docs = []
-    for manifest in sorted(Path(folder).glob(pattern)):
-        try:
-            docs.append(json.loads(manifest.read_text()))
-        except (OSError, ValueError):
-            continue
-    return docs
-
-
-def folder_weights(folder: Path) -> str:
-    """The weights a model folder was run with, from its ``run*.json`` ("random" = untrained, "" if unknown)."""
-    sources = {str(doc.get("config", {}).get("weights") or doc.get("weights") or "") for doc in read_manifests(folder)}
-    sources.discard("")
-    return UNTRAINED if UNTRAINED in sources else ", ".join(sorted(sources))
-
-
-def load_rows(results_dir: Path) -> pd.DataFrame:
-    """Every per-image row under ``results_dir`` (``<model>/<method>[.shard-*].csv``), shards merged.
-    ``results_dir`` may also be one model's folder (``<method>.csv`` directly inside).
-
-    Each row also gets ``weights``: the weights its folder's ``run.json`` records."""
-    results_dir = Path(results_dir)
-    if not results_dir.is_dir():
-        raise UserError(f"{results_dir}: no such results folder (run `advise-bench run` first)")
-    frames = []
-    weights = {}
-    for csv in sorted(results_dir.glob("*.csv")) + sorted(results_dir.glob("*/*.csv")):
-        if csv.name.startswith(("advise_groups", "table", "ablation", "sanity", "comparisons", "ranks", "rank_tests",
-                                "controls")):
-            continue
-        df = pd.read_csv(csv, dtype={"image_id": str})
-        if {"image_id", "method", "status"} <= set(df.columns):
-            if csv.parent not in weights:
-                weights[csv.parent] = folder_weights(csv.parent)
-            frames.append(df.assign(weights=weights[csv.parent]))
-    if not frames:
-        raise UserError(f"{results_dir}: no result CSVs found")
-    rows = label_backends(pd.concat(frames, ignore_index=True))
-    # A re-run of a shard may repeat an image; keep its last row.
-    return rows.drop_duplicates(subset=["model", "protocol", "method", "image_id"], keep="last")
-
-
-def label_backends(rows: pd.DataFrame) -> pd.DataFrame:
-    """Rows computed on another Keras backend than the default are reported apart, as their own
-    architecture ``<model> (<backend>)``, like a separate model: Table I, the comparisons and the ranks
-    never pool backends. Rows written before the ``backend`` column existed are TensorFlow's."""
-    from ..backend import DEFAULT
-
-    backend = rows["backend"].fillna(DEFAULT).astype(str) if "backend" in rows else pd.Series(DEFAULT, rows.index)
-    other = backend != DEFAULT
-    rows = rows.assign(backend=backend)
-    rows.loc[other, "model"] = rows.loc[other, "model"].astype(str) + " (" + backend[other] + ")"
-    return rows
-
-
 def paper_architecture(architecture: str) -> str:
     """The paper's architecture of a Table I row (``vgg16 (jax)`` is ``vgg16``)."""
     return str(architecture).split(" (")[0]
-
-
-def metric_columns(rows: pd.DataFrame) -> tuple[str, ...]:
-    """Table I's metrics, then the opt-in ones that any row carries."""
-    extra = tuple(m for m in OPTIONAL_METRICS if m in rows and pd.to_numeric(rows[m], errors="coerce").notna().any())
-    return TABLE_METRICS + extra
-
-
-def numeric(rows: pd.DataFrame, column: str) -> pd.Series:
-    """A metric column as floats (True/False as 1/0; NaN where absent), so old result folders still report."""
-    if column not in rows:
-        return pd.Series(np.nan, index=rows.index, dtype=float)
-    values = rows[column]
-    if values.dtype == object:
-        values = values.replace({"True": 1.0, "False": 0.0, True: 1.0, False: 0.0})
-    return pd.to_numeric(values, errors="coerce").astype(float)
 
 
 def is_untrained(weights) -> bool:
@@ -140,13 +59,6 @@ def untrained_mask(frame: pd.DataFrame) -> pd.Series:
     if "weights" not in frame:
         return pd.Series(False, index=frame.index)
     return frame["weights"].astype(str).eq(UNTRAINED)
-
-
-def method_order(methods) -> list:
-    """The paper's method order (ADVISE first), then any other method by name."""
-    paper_order = list(dict.fromkeys(paper_table()["method"]))
-    rank = {m: i for i, m in enumerate(paper_order)}
-    return sorted(dict.fromkeys(methods), key=lambda m: (rank.get(m, len(rank)), str(m)))
 
 
 def aggregate(rows: pd.DataFrame) -> pd.DataFrame:

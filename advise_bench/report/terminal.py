@@ -19,12 +19,12 @@ from rich.console import Console, Group
 from rich.table import Table
 from rich.text import Text
 
+from ..columns import TABLE_METRICS
 from ..metrics.core import METRICS
 from .chance import metric_info
 from .format import MISSING, format_difference_ci, format_number, format_p
 from .table import (
     CHANCE_BLOCK,
-    TABLE_METRICS,
     UNTRAINED_NOTE,
     paper_architecture,
     paper_architectures,

@@ -1,7 +1,11 @@
 """``advise-bench run``: every method over every image, one CSV row per (image, method).
 
-Each method explains the top-1 and the top-2 class in one call (``explain_candidates``), so work that
-does not depend on the class is done once. Every method goes through the same path: the explainer's
+A :class:`Run` scores the maps of a :class:`MapSource`, its one collaborator that knows where maps come from:
+:class:`ExplainedMaps` (``run``: the explainers) or ``score``'s maps read from files (:mod:`.score`). Everything
+else (images, predictions, rows, statuses, files, resuming) is the run's.
+
+With the explainers, each method explains the top-1 and the top-2 class in one call (``explain_candidates``), so
+work that does not depend on the class is done once. Every method goes through the same path: the explainer's
 selection picks one map per target (a method with several candidate maps may hand them to the
 evaluation's scorer), and the chosen map is scored.
 
@@ -18,6 +22,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ..columns import CANDIDATE_METRICS, make_row
 from ..config import RunConfig
 from ..errors import ImageError, UserError
 from ..method_kinds import method_kind, shuffled_name
@@ -25,9 +30,7 @@ from ..paths import portable_path
 
 log = logging.getLogger(__name__)
 
-CANDIDATE_METRICS = ("AD", "SSIM", "FSIM", "MSE", "AVX", "CS_r", "Hit", "penalty")
-
-__all__ = ["Run", "RunConfig", "parse_shard", "run", "salt_and_pepper"]
+__all__ = ["ExplainedMaps", "MapSource", "Run", "RunConfig", "parse_shard", "run", "salt_and_pepper"]
 
 
 def parse_shard(text: str | None) -> tuple[int, int]:
@@ -88,19 +91,107 @@ def prepare_images(cfg: RunConfig):
     return protocol, desc, records[k::n]
 
 
+class MapSource:
+    """Where a :class:`Run`'s maps come from; the run calls these, in this order.
+
+    * :meth:`prepare` ``(cfg)``: check the options and select the images, before the model loads (bad input fails
+      fast): ``(protocol, data source description, this shard's image records)``;
+    * :meth:`bind` ``(run)``: the model is loaded (``run.model``); build what the maps need;
+    * :meth:`method_sources`, :attr:`manifest_stem`: what ``run.json`` (``<manifest_stem>.json``) records;
+    * :meth:`candidate_keys`: the methods that also write candidate rows (``<method>_groups.csv``), with the field
+      that matches candidates across targets;
+    * :meth:`warm_up` ``(image, targets)``: one untimed call, so tracing is not billed to the first image;
+    * :meth:`rows` ``(method, records, images, probs)``: the rows of ``method`` (and of its shuffled control)
+      for images that loaded, built with the run's :meth:`Run.scored_row` and :meth:`Run.shuffled_rows`.
+    """
+
+    manifest_stem = "run"
+
+    def prepare(self, cfg: RunConfig):
+        return prepare_images(cfg)
+
+    def bind(self, run: Run) -> None:
+        self.run = run
+
+    def method_sources(self) -> dict[str, str]:
+        return {}
+
+    def candidate_keys(self) -> dict[str, str]:
+        return {}
+
+    def warm_up(self, image: np.ndarray, targets: np.ndarray) -> None:
+        return None
+
+    def rows(self, method: str, records, images: np.ndarray, probs: np.ndarray) -> list[dict]:
+        raise NotImplementedError
+
+
+class ExplainedMaps(MapSource):
+    """``run``'s maps: each method's explainer explains the top-1 and top-2 class, selects, and the run scores."""
+
+    def prepare(self, cfg: RunConfig):
+        return prepare(cfg)
+
+    def bind(self, run: Run) -> None:
+        from ..explainers import explainer_from_config
+
+        super().bind(run)
+        self.explainers = {m: explainer_from_config(m, run.model, run.cfg) for m in run.cfg.methods}
+
+    def method_sources(self) -> dict[str, str]:
+        """Where each method comes from: built-in, or the plugin's entry point or module."""
+        from ..explainers import method_source
+
+        return {m: method_source(m) for m in self.run.cfg.methods}
+
+    def candidate_keys(self) -> dict[str, str]:
+        return {m: e.candidate_key for m, e in self.explainers.items() if e.candidate_key is not None}
+
+    def warm_up(self, image, targets) -> None:
+        """Explainers keep no per-image state, so nothing of this call makes a later one cheaper."""
+        for exp in self.explainers.values():
+            exp.warm_up(image, targets)
+
+    def rows(self, method, records, images, probs) -> list[dict]:
+        """Explain the top-1 and top-2 class, select, score."""
+        from ..metrics.protocol import MapScorer
+
+        run = self.run
+        order = np.argsort(-probs, axis=1)
+        exp = self.explainers[method]
+        per_image = exp.explain_candidates(images, order[:, :2])
+        rows = []
+        for i, r in enumerate(records):
+            explanations = per_image[i]
+            scorer = MapScorer(images[i], probs[i], run.model.predict, run.protocol)
+            # A method already written (a resume that only lacks its shuffled control) keeps its candidate rows.
+            if method in run.candidate_writers and r.image_id not in run.done.get(method, ()):
+                run.write_candidates(method, r, explanations, scorer, exp.candidate_key)
+            selection = exp.select(explanations, scorer)
+            run.save_arrays(method, r, explanations[0])
+            rows.append(run.scored_row(
+                r, method, images[i], probs[i], order[i, :2], selection.maps,
+                selection.scores or scorer(selection.maps), (explanations[0].seconds, explanations[1].seconds),
+                {**explanations[0].info, **selection.info},
+            ))
+            rows += run.shuffled_rows(method, r, images[i], probs[i], order[i, :2], selection.maps, scorer)
+        return rows
+
+
 class Run:
     """One model, one protocol, many methods; call :meth:`execute`.
 
-    Where the maps come from is :meth:`_explain_and_score` (here: the explainers); everything else (images,
-    predictions, rows, statuses, files, resuming) is shared with ``score``'s :class:`~.score.ScoreRun`."""
+    Where the maps come from is ``maps``, a :class:`MapSource` (default: :class:`ExplainedMaps`, the explainers);
+    everything else (images, predictions, rows, statuses, files, resuming) is the run's."""
 
-    def __init__(self, cfg: RunConfig, progress: bool = True):
+    def __init__(self, cfg: RunConfig, progress: bool = True, maps: MapSource | None = None):
         from ..models.zoo import load_model_shared
         from .device import device_name, select_device
         from .fingerprint import numerics_fingerprint
 
         self.cfg = cfg
-        self.protocol, self.source, self.records = self._prepare()
+        self.maps = maps if maps is not None else ExplainedMaps()
+        self.protocol, self.source, self.records = self.maps.prepare(cfg)
         self.backend = select_device(cfg.device).NAME
         self.device = device_name(cfg.device)
         self.model = load_model_shared(
@@ -108,33 +199,20 @@ class Run:
             input_size=cfg.input_size, preprocess=cfg.preprocess,
         )
         self.fingerprint = numerics_fingerprint(self.model)  # run.json and every row's ``fingerprint``
-        self.explainers = self._explainers()
         # Each method's shuffled control (not the reference maps'): its own rows, written beside the method's.
         self.shuffled = {m: shuffled_name(m) for m in cfg.methods
                          if cfg.shuffled_control and method_kind(m) == "method"}
         self.outputs = (*cfg.methods, *self.shuffled.values())
         self.done: dict[str, set[str]] = {}  # per output, the images already written (set by execute)
+        self.candidate_writers: dict = {}  # per method with candidates, its <method>_groups writer (set by execute)
         self.out_dir = Path(cfg.out) / self.model.name
         self.stem_suffix = backend_suffix(self.backend)
         self.suffix = self.stem_suffix + shard_suffix(cfg.shard)
         self.progress = progress
+        self.maps.bind(self)
 
-    def _prepare(self):
-        return prepare(self.cfg)
-
-    def _explainers(self) -> dict:
-        from ..explainers import explainer_from_config
-
-        return {m: explainer_from_config(m, self.model, self.cfg) for m in self.cfg.methods}
-
-    def _manifest_path(self) -> Path:
-        return self.out_dir / f"run{self.suffix}.json"
-
-    def _method_sources(self) -> dict[str, str]:
-        """Where each method comes from, for ``run.json``: built-in, or the plugin's entry point or module."""
-        from ..explainers import method_source
-
-        return {m: method_source(m) for m in self.cfg.methods}
+    def manifest_path(self) -> Path:
+        return self.out_dir / f"{self.maps.manifest_stem}{self.suffix}.json"
 
     # ------------------------------------------------------------------ files
     def path(self, stem: str) -> Path:
@@ -161,14 +239,13 @@ class Run:
 
         self.out_dir.mkdir(parents=True, exist_ok=True)
         write_manifest(
-            self._manifest_path(), self.cfg, device=self.device, data_source=self.source,
+            self.manifest_path(), self.cfg, device=self.device, data_source=self.source,
             backend=self.backend, weights=self.model.weights_source, layer=self.model.layer,
-            protocol=self.protocol.describe(), images=len(self.records), method_sources=self._method_sources(),
+            protocol=self.protocol.describe(), images=len(self.records), method_sources=self.maps.method_sources(),
             fingerprint=self.fingerprint,
         )
         self.writers = {m: RowWriter(self.path(m)) for m in self.outputs}
-        self.candidate_writers = {m: RowWriter(self.path(f"{m}_groups")) for m, e in self.explainers.items()
-                                  if e.candidate_key is not None}
+        self.candidate_writers = {m: RowWriter(self.path(f"{m}_groups")) for m in self.maps.candidate_keys()}
         self.done = done = {m: self.done_ids(m) for m in self.outputs}
         for m, writer in self.candidate_writers.items():  # an image cut short: its candidates are written again
             drop_rows(writer.path, lambda r, m=m: r["image_id"] not in done[m])
@@ -185,7 +262,7 @@ class Run:
                              self.model.predict(np.stack([images[r.image_id] for r in good])) if good else [],
                              strict=True))
             for method in self.cfg.methods:
-                pending = [r for r in chunk if any(r.image_id not in done[m] for m in self._outputs_of(method))]
+                pending = [r for r in chunk if any(r.image_id not in done[m] for m in self.outputs_of(method))]
                 for row in self._method_rows(method, pending, images, bad, probs):
                     if row["image_id"] in done[row["method"]]:  # a resume that only lacked the other output
                         continue
@@ -210,53 +287,56 @@ class Run:
         return images, bad
 
     def _warm_up(self, todo) -> None:
-        """One untimed call per method, so graph tracing is not billed to the first image. Explainers
-        keep no per-image state, so nothing of this call makes a later one cheaper."""
+        """One untimed call per method, so graph tracing is not billed to the first image."""
         images, _ = self._load(todo[:1])
         if not images:
             return
         x = next(iter(images.values()))[None]
-        targets = np.argsort(-self.model.predict(x), axis=1)[:, :2]
-        for exp in self.explainers.values():
-            exp.warm_up(x, targets)
+        self.maps.warm_up(x, np.argsort(-self.model.predict(x), axis=1)[:, :2])
 
-    def _base_row(self, r, method: str) -> dict:
-        return {
-            "image_id": r.image_id, "file": portable_path(r.path), "label": r.label, "method": method,
-            "model": self.model.name, "protocol": self.protocol.name, "device": self.device, "backend": self.backend,
-            "shard": f"{self.cfg.shard[0]}/{self.cfg.shard[1]}", "fingerprint": self.fingerprint["id"],
-        }
+    def base_row(self, r, method: str) -> dict:
+        """The columns every row of ``method`` for image record ``r`` has (runner/columns.py's identity)."""
+        return make_row(
+            image_id=r.image_id, file=portable_path(r.path), label=r.label, method=method, model=self.model.name,
+            protocol=self.protocol.name, device=self.device, backend=self.backend,
+            shard=f"{self.cfg.shard[0]}/{self.cfg.shard[1]}", fingerprint=self.fingerprint["id"],
+        )
+
+    def error_rows(self, records, methods, reason: str, status: str | None = None) -> list[dict]:
+        """An error (or degenerate) row of each method for each record, saying why in one line."""
+        from ..metrics.core import STATUS_ERROR
+
+        return [make_row(**self.base_row(r, m), status=status or STATUS_ERROR, error=reason)
+                for r in records for m in methods]
 
     def _method_rows(self, method: str, records, images: dict, bad: dict, probs: dict) -> list[dict]:
         """The rows of ``method`` (and of its shuffled control, if any) for ``records``."""
-        from ..metrics.core import STATUS_DEGENERATE_IMAGE, STATUS_ERROR, STATUS_MESSAGES, is_degenerate_image
+        from ..metrics.core import STATUS_DEGENERATE_IMAGE, STATUS_MESSAGES, is_degenerate_image
 
-        names = self._outputs_of(method)
-        rows = [{**self._base_row(r, m), "status": STATUS_ERROR, "error": bad[r.image_id]}
-                for r in records if r.image_id in bad for m in names]
+        names = self.outputs_of(method)
+        rows = [row for r in records if r.image_id in bad for row in self.error_rows([r], names, bad[r.image_id])]
         # A constant image would score a meaningless perfect AVX with any map: not explained, not averaged.
-        flat = {r.image_id for r in records if r.image_id in images and is_degenerate_image(images[r.image_id])}
-        rows += [{**self._base_row(r, m), "status": STATUS_DEGENERATE_IMAGE,
-                  "error": STATUS_MESSAGES[STATUS_DEGENERATE_IMAGE]} for r in records if r.image_id in flat for m in names]
-        ok = [r for r in records if r.image_id in images and r.image_id not in flat]
+        flat = [r for r in records if r.image_id in images and is_degenerate_image(images[r.image_id])]
+        rows += self.error_rows(flat, names, STATUS_MESSAGES[STATUS_DEGENERATE_IMAGE], STATUS_DEGENERATE_IMAGE)
+        ok = [r for r in records if r.image_id in images and r.image_id not in {f.image_id for f in flat}]
         if not ok:
             return rows
         try:
-            rows += self._explain_and_score(
+            rows += self.maps.rows(
                 method, ok, np.stack([images[r.image_id] for r in ok]), np.stack([probs[r.image_id] for r in ok])
             )
         except Exception as exc:  # one bad batch must not kill a 3,000-image run
             reason = _error_reason(exc)
             if reason is None:
                 raise
-            rows += [{**self._base_row(r, m), "status": STATUS_ERROR, "error": reason} for r in ok for m in names]
+            rows += self.error_rows(ok, names, reason)
         return rows
 
-    def _outputs_of(self, method: str) -> list[str]:
+    def outputs_of(self, method: str) -> list[str]:
         """The rows' method names ``method`` writes: its own and its shuffled control's, if the run has one."""
         return [method, *([self.shuffled[method]] if method in self.shuffled else [])]
 
-    def _shuffled_rows(self, method: str, record, image, probs, targets, maps, scorer) -> list[dict]:
+    def shuffled_rows(self, method: str, record, image, probs, targets, maps, scorer) -> list[dict]:
         """The row of ``method``'s shuffled control for one image (none when the run has no such control):
         the maps scored (``maps``, one per target) with the explained layer's cells permuted, seeded by
         (seed, image id). Its time columns are empty: it costs only the scoring."""
@@ -265,33 +345,9 @@ class Run:
         if method not in self.shuffled:
             return []
         shuffled = shuffled_maps(maps, self.model.feature_grid, self.cfg.seed, record.image_id)
-        return [self._scored_row(record, self.shuffled[method], image, probs, targets, shuffled, scorer(shuffled))]
+        return [self.scored_row(record, self.shuffled[method], image, probs, targets, shuffled, scorer(shuffled))]
 
-    def _explain_and_score(self, method, records, images, probs) -> list[dict]:
-        """The rows of ``method`` for images that loaded: explain the top-1 and top-2 class, select, score."""
-        from ..metrics.protocol import MapScorer
-
-        order = np.argsort(-probs, axis=1)
-        exp = self.explainers[method]
-        per_image = exp.explain_candidates(images, order[:, :2])
-        rows = []
-        for i, r in enumerate(records):
-            explanations = per_image[i]
-            scorer = MapScorer(images[i], probs[i], self.model.predict, self.protocol)
-            # A method already written (a resume that only lacks its shuffled control) keeps its candidate rows.
-            if method in self.candidate_writers and r.image_id not in self.done.get(method, ()):
-                self._write_candidates(method, r, explanations, scorer, exp.candidate_key)
-            selection = exp.select(explanations, scorer)
-            self._save_arrays(method, r, explanations[0])
-            rows.append(self._scored_row(
-                r, method, images[i], probs[i], order[i, :2], selection.maps,
-                selection.scores or scorer(selection.maps), (explanations[0].seconds, explanations[1].seconds),
-                {**explanations[0].info, **selection.info},
-            ))
-            rows += self._shuffled_rows(method, r, images[i], probs[i], order[i, :2], selection.maps, scorer)
-        return rows
-
-    def _scored_row(self, record, method: str, image, probs, targets, maps, scores: dict, seconds=(None, None),
+    def scored_row(self, record, method: str, image, probs, targets, maps, scores: dict, seconds=(None, None),
                     info: dict | None = None) -> dict:
         """One result row: the image's prediction, the classes the maps explain (``targets``: one per map),
         the times (None: not measured), the scores plus the opt-in metrics of ``maps[0]``, and the status."""
@@ -305,15 +361,15 @@ class Run:
             scores = {**scores, "CS_r": None, "CS_pass": None}
         top5 = np.argsort(-probs)[:5]
         status = row_status(image, maps[0])
-        return {
-            **self._base_row(record, method),
-            "top5": ";".join(str(int(c)) for c in top5), "top5_probs": ";".join(f"{probs[c]:.6g}" for c in top5),
-            "target": int(targets[0]), "target2": int(targets[1]) if len(targets) > 1 else None,
-            "time_s": seconds[0], "time_top2_s": seconds[1],
-            **scores, **(info or {}), "status": status, "error": STATUS_MESSAGES.get(status, ""),
-        }
+        return make_row(
+            **self.base_row(record, method),
+            top5=";".join(str(int(c)) for c in top5), top5_probs=";".join(f"{probs[c]:.6g}" for c in top5),
+            target=int(targets[0]), target2=int(targets[1]) if len(targets) > 1 else None,
+            time_s=seconds[0], time_top2_s=seconds[1],
+            **scores, **(info or {}), status=status, error=STATUS_MESSAGES.get(status, ""),
+        )
 
-    def _write_candidates(self, method, record, explanations, scorer, key) -> None:
+    def write_candidates(self, method, record, explanations, scorer, key) -> None:
         from ..explainers.explanation import counterparts
 
         first = explanations[0]
@@ -324,7 +380,7 @@ class Run:
                 "target": first.target, **meta, **{k: res[k] for k in CANDIDATE_METRICS},
             })
 
-    def _save_arrays(self, method, record, explanation) -> None:
+    def save_arrays(self, method, record, explanation) -> None:
         """The explanation's per-image arrays plus its candidates' metadata (``candidate_<field>``)."""
         if not explanation.arrays:
             return

@@ -13,7 +13,7 @@ bicubic resized to the input size, clipped to [0, 1].
 With ``--targets`` (a CSV ``image_id,target[,target2]``) the first map is scored for ``target`` in place of the
 model's top-1 class: Average Drop, Hit and the penalty use that class; the row's ``target2`` says which class the
 second map explains (empty when the CSV does not say, and then CS is the correlation of two maps of unknown
-classes). The rows are a run's rows (:meth:`~.run.Run._scored_row`); the time columns are empty (not measured).
+classes). The rows are a run's rows (:meth:`~.run.Run.scored_row`); the time columns are empty (not measured).
 Bad input is a row, never a crash: a missing, unreadable, misshapen, non-numeric or non-finite map is an
 ``error`` row with a one-line message, a constant map a ``degenerate_map`` row.
 """
@@ -30,7 +30,7 @@ import numpy as np
 from ..config import RunConfig
 from ..errors import UserError, one_line
 from ..paths import portable_path
-from .run import Run, method_file, prepare_images
+from .run import MapSource, Run, method_file
 
 NPY_MAGIC = b"\x93NUMPY"  # the first bytes of every .npy file (NumPy's format, version 1 to 3)
 
@@ -118,55 +118,48 @@ def read_targets(path: Path | str) -> dict[str, tuple[int, int | None]]:
     return targets
 
 
-class ScoreRun(Run):
-    """A run whose maps are read from MAPS instead of explained; every other step is :class:`Run`'s."""
+class ScoredMaps(MapSource):
+    """``score``'s maps: read from MAPS (not explained), one method ``name``; the :class:`~.run.Run` does the rest."""
 
-    def __init__(self, cfg: RunConfig, maps: Path | str, name: str, targets: Path | str | None = None,
-                 progress: bool = True):
+    def __init__(self, maps: Path | str, name: str, targets: Path | str | None = None):
         check_name(name)
-        self.maps = MapFiles(maps)  # read before the model loads: bad input fails fast
+        self.name = name
+        self.files = MapFiles(maps)  # read before the model loads: bad input fails fast
         self.targets_file = targets
         self.targets = read_targets(targets) if targets is not None else None
-        super().__init__(replace(cfg, methods=(name,)), progress)
-        n_classes = int(self.model.model.output_shape[-1])
+        # Beside the run's own run.json (the report reads both for the weights), not over it.
+        self.manifest_stem = f"run.score-{method_file(name)}"
+
+    def bind(self, run: Run) -> None:
+        super().bind(run)
+        n_classes = int(run.model.model.output_shape[-1])
         bad = sorted({t for pair in (self.targets or {}).values() for t in pair if t is not None and not
                       0 <= t < n_classes})
         if bad:
-            raise UserError(f"--targets {targets}: class {bad[0]} is not a class of {self.model.name} "
+            raise UserError(f"--targets {self.targets_file}: class {bad[0]} is not a class of {run.model.name} "
                             f"(0..{n_classes - 1})")
 
-    def _prepare(self):
-        return prepare_images(self.cfg)
-
-    def _explainers(self) -> dict:
-        return {}
-
-    def _method_sources(self) -> dict[str, str]:
-        source = f"scored maps {portable_path(self.maps.path.resolve())}"
+    def method_sources(self) -> dict[str, str]:
+        source = f"scored maps {portable_path(self.files.path.resolve())}"
         if self.targets_file is not None:
             source += f", targets {portable_path(Path(self.targets_file).resolve())}"
-        return {self.cfg.methods[0]: source}
+        return {self.name: source}
 
-    def _manifest_path(self) -> Path:
-        # Beside the run's own run.json (the report reads both for the weights), not over it.
-        return self.out_dir / f"run.score-{method_file(self.cfg.methods[0])}{self.suffix}.json"
-
-    def _explain_and_score(self, method, records, images, probs) -> list[dict]:
-        from ..metrics.core import STATUS_ERROR
+    def rows(self, method, records, images, probs) -> list[dict]:
         from ..metrics.protocol import MapScorer
 
+        run = self.run
         rows = []
         for i, r in enumerate(records):
             try:
-                maps = maps_to_score(self.maps.read(r.image_id), self.model.input_size)
+                maps = maps_to_score(self.files.read(r.image_id), run.model.input_size)
                 targets = self._targets(r.image_id, probs[i], len(maps))
             except MapError as exc:
-                rows += [{**self._base_row(r, m), "status": STATUS_ERROR, "error": str(exc)}
-                         for m in (method, *self.shuffled.values())]
+                rows += run.error_rows([r], run.outputs_of(method), str(exc))
                 continue
-            scorer = MapScorer(images[i], probs[i], self.model.predict, self.protocol, target=targets[0])
-            rows.append(self._scored_row(r, method, images[i], probs[i], targets, maps, scorer(maps)))
-            rows += self._shuffled_rows(method, r, images[i], probs[i], targets, maps, scorer)
+            scorer = MapScorer(images[i], probs[i], run.model.predict, run.protocol, target=targets[0])
+            rows.append(run.scored_row(r, method, images[i], probs[i], targets, maps, scorer(maps)))
+            rows += run.shuffled_rows(method, r, images[i], probs[i], targets, maps, scorer)
         return rows
 
     def _targets(self, image_id: str, probs: np.ndarray, n_maps: int) -> list[int]:
@@ -178,9 +171,9 @@ class ScoreRun(Run):
         target, target2 = self.targets[image_id]
         return [target] if target2 is None or n_maps == 1 else [target, target2]
 
-    def unmatched_maps(self) -> int:
+    def unmatched(self, records) -> int:
         """Maps whose name is no image of this run's selection (a typo in the ids, or another --limit)."""
-        return len(self.maps.ids - {r.image_id for r in self.records})
+        return len(self.files.ids - {r.image_id for r in records})
 
 
 def check_name(name: str) -> None:
@@ -199,7 +192,9 @@ def check_name(name: str) -> None:
 
 
 def score(cfg: RunConfig, maps: Path | str, name: str, targets: Path | str | None = None,
-          progress: bool = True) -> tuple[dict, ScoreRun]:
-    """Score MAPS as method ``name``; the row counts (as :func:`~.run.run`'s) and the run."""
-    scored = ScoreRun(cfg, maps, name, targets, progress)
+          progress: bool = True) -> tuple[dict, Run]:
+    """Score MAPS as method ``name``; the row counts (as :func:`~.run.run`'s) and the run (its ``maps`` is the
+    :class:`ScoredMaps`)."""
+    source = ScoredMaps(maps, name, targets)
+    scored = Run(replace(cfg, methods=(name,)), progress, maps=source)
     return scored.execute(), scored

@@ -27,16 +27,17 @@ import numpy as np
 import pandas as pd
 import typer
 
+from ..columns import EXTRA_METRIC_COLUMNS, SCORE_COLUMNS
 from ..config import RunConfig
 from ..errors import UserError
 from ..paths import SHARED_TOKEN, shared_dir
 from .fingerprint import FINGERPRINT_COLUMN, fingerprint_counts
-from .run import Run, method_file, prepare
+from .run import ExplainedMaps, Run, method_file
 
 TOLERANCE = 1e-5
 EXPLAINED_TOLERANCE = 1e-3
-METRICS = ("AD", "SSIM", "FSIM", "MSE", "AVX", "CS_r", "raw_AD", "raw_SSIM", "raw_FSIM", "raw_MSE",
-           "deletion", "insertion")
+# The row's numeric scores (runner/columns.py), the opt-in deletion/insertion AUC included.
+METRICS = tuple(c.name for c in SCORE_COLUMNS + EXTRA_METRIC_COLUMNS if c.type is float)
 
 
 @dataclass
@@ -98,7 +99,7 @@ def model_folders(results: Path) -> list[Path]:
 
 def recorded_config(folder: Path) -> RunConfig:
     """The run configuration a folder's ``run.json`` records (shards merged), with ``${SHARED}`` expanded."""
-    from ..report.table import read_manifests
+    from .results import read_manifests
 
     docs = read_manifests(folder)
     if not docs:
@@ -119,16 +120,15 @@ def recorded_config(folder: Path) -> RunConfig:
     return RunConfig(**values)
 
 
-class _SampleRun(Run):
-    """A run of the recorded settings restricted to the sampled images."""
+class _SampleMaps(ExplainedMaps):
+    """The explainers' maps of the recorded settings, on the sampled images only."""
 
-    def __init__(self, cfg: RunConfig, images: set[str]):
-        self._images = images
-        super().__init__(cfg, progress=False)
+    def __init__(self, images: set[str]):
+        self.images = images
 
-    def _prepare(self):
-        protocol, source, records = prepare(self.cfg)
-        return protocol, source, [r for r in records if r.image_id in self._images]
+    def prepare(self, cfg: RunConfig):
+        protocol, source, records = super().prepare(cfg)
+        return protocol, source, [r for r in records if r.image_id in self.images]
 
 
 def _read(folder: Path, stem: str) -> pd.DataFrame:
@@ -193,7 +193,7 @@ def compare_folders(old_dir: Path, new_dir: Path, images: list[str], methods, he
 def verify_folder(folder: Path, sample: int = 20, seed: int = 0, methods=None, tolerance: float = TOLERANCE,
                   explained_tolerance: float = EXPLAINED_TOLERANCE) -> FolderCheck:
     """Rerun ``sample`` seeded images of one model folder here and compare them with its rows."""
-    from ..report.table import load_rows
+    from .results import load_rows
 
     cfg = recorded_config(folder)
     if methods:
@@ -210,7 +210,7 @@ def verify_folder(folder: Path, sample: int = 20, seed: int = 0, methods=None, t
     rng = np.random.default_rng(seed)
     images = sorted(rng.choice(ids, min(sample, len(ids)), replace=False).tolist())
     with tempfile.TemporaryDirectory(prefix="bench-verify-") as tmp:
-        run = _SampleRun(dataclasses.replace(cfg, out=tmp), set(images))
+        run = Run(dataclasses.replace(cfg, out=tmp), progress=False, maps=_SampleMaps(set(images)))
         missing = set(images) - {r.image_id for r in run.records}
         if missing:
             raise UserError(f"{folder}: the recorded data no longer has {len(missing)} of the sampled images "
