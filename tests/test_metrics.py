@@ -240,3 +240,23 @@ def test_row_status_checks_the_image_before_the_map():
     assert core.row_status(image, flat_map) == core.STATUS_DEGENERATE_MAP == "degenerate_map"
     assert core.row_status(image, good_map) == core.STATUS_OK
     assert core.STATUS_DEGENERATE_IMAGE == "degenerate_image"
+
+
+def test_map_similarity_agrees_with_scipy_and_scikit_image():
+    """The sanity check's measures are scipy's Spearman and scikit-image's SSIM (data range 1) of the maps,
+    with the check's conventions for constant maps."""
+    from scipy.stats import spearmanr
+    from skimage.metrics import structural_similarity
+
+    from advise_bench.metrics.similarity import spearman, ssim
+
+    rng = np.random.default_rng(0)
+    a, b = rng.random((2, 24, 24))
+    tied = np.round(a * 4) / 4  # many ties: scipy averages their ranks
+    for x, y in ((a, b), (a, tied), (a, 0.3 * a + 0.7 * b)):
+        assert spearman(x, y) == pytest.approx(spearmanr(x.ravel(), y.ravel()).statistic, abs=1e-12)
+        assert ssim(x, y) == pytest.approx(structural_similarity(x, y, data_range=1.0), abs=1e-12)
+    assert spearman(a, a) == 1.0 and spearman(a, 1 - a) == pytest.approx(-1.0)
+    flat = np.full_like(a, 0.5)
+    assert spearman(a, flat) == 0.0 and spearman(flat, a) == 0.0 and spearman(flat, flat.copy()) == 1.0
+    assert ssim(a, a) == pytest.approx(1.0)

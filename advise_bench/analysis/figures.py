@@ -1,4 +1,5 @@
-"""``advise-bench show``: one image, every method's map, ADVISE's groups and its unit-score histogram."""
+"""The analyses' figures: ``advise-bench show`` (one image, every method's map, ADVISE's groups and its
+unit-score histogram) and the sanity check's similarity against the cascade step."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import UserError
-from ..report.figure import save_figure
+from ..report.figure import save_figure, series_style
 
 MAX_COLUMNS = 5
 
@@ -89,3 +90,53 @@ def show(loaded, image_uint8: np.ndarray, methods, out_png, config=None) -> Path
     return save_figure(fig, out_png)
 
 
+
+
+# ---------------------------------------------------------------- sanity
+def series_display_name(method: str, selection: str) -> str:
+    from ..explainers import display_name
+
+    return display_name(method) + (f" ({selection})" if selection else "")
+
+
+def plot_sanity(summary, verdict_table, path: str | Path, threshold: float) -> Path:
+    """The sanity check's figure from its tables (``sanity.csv``, ``sanity_verdicts.csv``): Spearman and SSIM
+    against the cascade step, mean with 95% CI error bars; ``threshold`` on the Spearman panel; each
+    series' verdict in the legend."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    steps = summary.drop_duplicates("step").sort_values("step")
+    verdict_of = dict(zip(verdict_table["series"], verdict_table["verdict"], strict=True)) if len(verdict_table) else {}
+    fig, axes = plt.subplots(1, 2, figsize=(14, 5), sharex=True)
+    panels = (("spearman", "Spearman rank correlation"), ("ssim", "SSIM"))
+    labels = list(dict.fromkeys(summary["series"]))
+    for ax, (metric, title) in zip(axes, panels, strict=True):
+        for i, label in enumerate(labels):
+            g = summary[summary["series"] == label].sort_values("step")
+            name = series_display_name(g["method"].iloc[0], g["selection"].iloc[0])
+            offset = (i - (len(labels) - 1) / 2) * 0.05  # side by side, so the error bars stay readable
+            err = np.vstack([g[metric] - g[f"{metric}_ci_low"], g[f"{metric}_ci_high"] - g[metric]])
+            ax.errorbar(g["step"] + offset, g[metric], yerr=np.clip(err, 0, None), capsize=3,
+                        label=f"{name}: {verdict_of.get(label, '—')}", **series_style(i))
+        ax.set_title(f"{title} to the trained model's maps (mean, 95% CI)")
+        ax.set_xlabel("cascade step (layers re-initialised from the top)")
+        ax.set_ylim(-0.2 if metric == "spearman" else -0.05, 1.05)
+        ax.axhline(0, color="grey", lw=0.5)
+        ax.grid(alpha=0.3)
+    axes[0].axhline(threshold, color="red", ls="--", lw=0.8, label=f"pass threshold {threshold}")
+    tick_labels = [_short(s) for s in steps["randomized"]]
+    for ax in axes:
+        ax.set_xticks(steps["step"], tick_labels, rotation=35, ha="right", fontsize=7)
+    handles, legend_labels = axes[0].get_legend_handles_labels()
+    fig.legend(handles, legend_labels, loc="center right", fontsize=8)
+    n = int(summary["n"].max()) if len(summary) else 0
+    fig.suptitle(f"Cascading model-parameter randomisation (Adebayo et al., 2018), {n} images")
+    fig.tight_layout(rect=(0, 0, 0.82, 1))
+    return save_figure(fig, path)
+
+
+def _short(label: str) -> str:
+    return label if len(label) <= 28 else label[:25] + "..."

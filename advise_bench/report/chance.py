@@ -106,62 +106,76 @@ def metric_validity(rows: pd.DataFrame, comparisons: pd.DataFrame, n_resamples: 
     the two tests and the verdict (module docstring). ``comparisons``: :func:`chance_comparisons`'s table."""
     records = []
     for (model, protocol), block in trained_ok_rows(rows, kinds=None).groupby(BLOCK, sort=True):
-        start = len(records)
         kinds = block["method"].astype(str).map(method_kind)
         real = sorted(set(block.loc[kinds == "method", "method"]))
         ranked = [*real, *(m for m in REFERENCE_MAPS if m in set(block["method"]))]
-        for metric in validity_metrics(rows):
-            info = metric_info(metric)
-            wide = per_image(block, metric)
-            present = [m for m in ranked if m in wide]
-            real_here = [m for m in real if m in wide]
-            if not real_here:
-                continue
-            means = wide[present].mean()
-            ranks = _ranks(means, info.higher_is_better)
-            rec = {"model": model, "protocol": protocol, "metric": metric,
-                   "direction": "higher is better" if info.higher_is_better else "lower is better",
-                   "n_methods": len(real_here), "n_ranked": len(present)}
-            for ref in REFERENCE_MAPS:
-                rec[f"{ref}_mean"] = float(means[ref]) if ref in means else np.nan
-                rec[f"{ref}_rank"] = float(ranks[ref]) if ref in ranks else np.nan
-            best = max(real_here, key=lambda m: _goodness(np.array([means[m]]), info.higher_is_better)[0])
-            best_values = wide[best].dropna().to_numpy()
-            half = _t_half_width(best_values)
-            rec.update(best_method=best, best_mean=float(means[best]), best_ci95=half)
-            if PROBE in means:
-                # At, beyond, or inside the best method's CI: the probe is not told apart from the best.
-                gap = _goodness(np.array([means[PROBE] - means[best]]), info.higher_is_better)[0]
-                rec["probe_fails"] = bool(gap >= -half) if np.isfinite(half) else bool(gap >= 0)
-            else:
-                rec["probe_fails"] = None
-            block_cmp = comparisons[(comparisons["model"] == model) & (comparisons["protocol"] == protocol)
-                                    & (comparisons["metric"] == metric) & (comparisons["against"] == "chance")]
-            sides = [significant_side(r["holm_p"], r["ci_low"], r["ci_high"], info.higher_is_better)
-                     for _, r in block_cmp.iterrows()]
-            rec["beat_random"] = sides.count(1) if len(block_cmp) else np.nan
-            rec["lose_to_random"] = sides.count(-1) if len(block_cmp) else np.nan
-            if CHANCE in wide:
-                median = wide[real_here].median(axis=1, skipna=True)
-                rec.update({f"median_{k}": v for k, v in
-                            paired(median, wide[CHANCE], info.higher_is_better, n_resamples, seed).items()
-                            if k in ("n_pairs", "mean_diff", "ci_low", "ci_high", "wilcoxon_p")})
-            records.append(rec)
-        family = [r for r in records[start:] if "median_wilcoxon_p" in r]
-        for rec, p in zip(family, stats.holm([r["median_wilcoxon_p"] for r in family]), strict=True):
-            rec["median_holm_p"] = p
-        for rec in records[start:]:
-            higher = rec["direction"] == "higher is better"
-            few = rec.get("median_n_pairs", MIN_PAIRS) < MIN_PAIRS
-            if "median_holm_p" in rec and not few:
-                chance_fails = significant_side(rec["median_holm_p"], rec["median_ci_low"], rec["median_ci_high"],
-                                                higher) != 1
-            else:
-                chance_fails = None
-            rec["chance_fails"] = chance_fails
-            rec["verdict"] = (f"{UNDECIDED}" + (f"; {FAILS_PROBE}" if rec["probe_fails"] else "") if few
-                              else validity_verdict(rec["probe_fails"], chance_fails))
+        block_cmp = comparisons[(comparisons["model"] == model) & (comparisons["protocol"] == protocol)]
+        where = {"model": model, "protocol": protocol}
+        records += _with_verdicts([rec for metric in validity_metrics(rows) if (
+            rec := _metric_record(where, block, metric, real, ranked, block_cmp, n_resamples, seed))])
     return pd.DataFrame(records)
+
+
+def _metric_record(where: dict, block: pd.DataFrame, metric: str, real: list[str], ranked: list[str],
+                   block_cmp: pd.DataFrame, n_resamples: int, seed: int) -> dict | None:
+    """One metric's record of a model x protocol block (``where``), before its verdict (None: no real method
+    scored it). ``block_cmp``: the block's rows of :func:`chance_comparisons`'s table."""
+    info = metric_info(metric)
+    wide = per_image(block, metric)
+    present = [m for m in ranked if m in wide]
+    real_here = [m for m in real if m in wide]
+    if not real_here:
+        return None
+    means = wide[present].mean()
+    ranks = _ranks(means, info.higher_is_better)
+    rec = {**where, "metric": metric,
+           "direction": "higher is better" if info.higher_is_better else "lower is better",
+           "n_methods": len(real_here), "n_ranked": len(present)}
+    for ref in REFERENCE_MAPS:
+        rec[f"{ref}_mean"] = float(means[ref]) if ref in means else np.nan
+        rec[f"{ref}_rank"] = float(ranks[ref]) if ref in ranks else np.nan
+    best = max(real_here, key=lambda m: _goodness(np.array([means[m]]), info.higher_is_better)[0])
+    half = _t_half_width(wide[best].dropna().to_numpy())
+    rec.update(best_method=best, best_mean=float(means[best]), best_ci95=half)
+    rec["probe_fails"] = _probe_fails(means, best, half, info.higher_is_better)
+    metric_cmp = block_cmp[(block_cmp["metric"] == metric) & (block_cmp["against"] == "chance")]
+    sides = [significant_side(r["holm_p"], r["ci_low"], r["ci_high"], info.higher_is_better)
+             for _, r in metric_cmp.iterrows()]
+    rec["beat_random"] = sides.count(1) if len(metric_cmp) else np.nan
+    rec["lose_to_random"] = sides.count(-1) if len(metric_cmp) else np.nan
+    if CHANCE in wide:
+        median = wide[real_here].median(axis=1, skipna=True)
+        rec.update({f"median_{k}": v for k, v in
+                    paired(median, wide[CHANCE], info.higher_is_better, n_resamples, seed).items()
+                    if k in ("n_pairs", "mean_diff", "ci_low", "ci_high", "wilcoxon_p")})
+    return rec
+
+
+def _probe_fails(means: pd.Series, best: str, half: float, higher_is_better: bool) -> bool | None:
+    """At, beyond, or inside the best method's CI: the probe is not told apart from the best (None: no probe)."""
+    if PROBE not in means:
+        return None
+    gap = _goodness(np.array([means[PROBE] - means[best]]), higher_is_better)[0]
+    return bool(gap >= -half) if np.isfinite(half) else bool(gap >= 0)
+
+
+def _with_verdicts(records: list[dict]) -> list[dict]:
+    """A block's records with the chance test (Holm over the block's metrics) and the verdict."""
+    family = [r for r in records if "median_wilcoxon_p" in r]
+    for rec, p in zip(family, stats.holm([r["median_wilcoxon_p"] for r in family]), strict=True):
+        rec["median_holm_p"] = p
+    for rec in records:
+        higher = rec["direction"] == "higher is better"
+        few = rec.get("median_n_pairs", MIN_PAIRS) < MIN_PAIRS
+        if "median_holm_p" in rec and not few:
+            chance_fails = significant_side(rec["median_holm_p"], rec["median_ci_low"], rec["median_ci_high"],
+                                            higher) != 1
+        else:
+            chance_fails = None
+        rec["chance_fails"] = chance_fails
+        rec["verdict"] = (f"{UNDECIDED}" + (f"; {FAILS_PROBE}" if rec["probe_fails"] else "") if few
+                          else validity_verdict(rec["probe_fails"], chance_fails))
+    return records
 
 
 def _t_half_width(values: np.ndarray) -> float:

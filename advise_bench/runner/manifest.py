@@ -34,14 +34,39 @@ def git_commit() -> str:
         return "unknown"
 
 
+def _read(path: Path) -> dict | None:
+    try:
+        return json.loads(Path(path).read_text())
+    except (OSError, ValueError):
+        return None
+
+
 def earlier_sessions(path: Path) -> list[dict]:
     """What an existing manifest says about the sessions that wrote the folder's rows before this one."""
-    try:
-        old = json.loads(Path(path).read_text())
-    except (OSError, ValueError):
+    old = _read(path)
+    if old is None:
         return []
     return [*old.get("earlier_sessions", []),
             {k: old.get(k) for k in ("created", "git_commit", "versions", "config")}]
+
+
+def recorded_config(path: Path) -> dict:
+    """The configuration an existing manifest records ({} when there is none or it cannot be read)."""
+    old = _read(path)
+    return old.get("config", {}) if isinstance(old, dict) else {}
+
+
+def as_recorded(config) -> dict:
+    """``config`` as :func:`write_manifest` records it (JSON values, shared paths portable), to compare with
+    :func:`recorded_config`."""
+    cfg = asdict(config) if is_dataclass(config) else dict(config)
+    return json.loads(portable_path(json.dumps(cfg, default=str)))
+
+
+def changed_settings(recorded: dict, config: dict, keys) -> list[str]:
+    """The ``keys`` that ``recorded`` (a folder's manifest) has with another value than ``config``: a resume
+    with them would mix rows of two experiments in one folder. Keys either side lacks are not compared."""
+    return [k for k in keys if k in recorded and k in config and recorded[k] != config[k]]
 
 
 def write_manifest(path: Path, config, **extra) -> None:

@@ -256,21 +256,27 @@ class Run:
         self._warm_up(todo)
         for start in range(0, len(todo), bs):
             chunk = todo[start : start + bs]
-            images, bad = self._load(chunk)
-            good = [r for r in chunk if r.image_id in images]
-            probs = dict(zip((r.image_id for r in good),
-                             self.model.predict(np.stack([images[r.image_id] for r in good])) if good else [],
-                             strict=True))
-            for method in self.cfg.methods:
-                pending = [r for r in chunk if any(r.image_id not in done[m] for m in self.outputs_of(method))]
-                for row in self._method_rows(method, pending, images, bad, probs):
-                    if row["image_id"] in done[row["method"]]:  # a resume that only lacked the other output
-                        continue
-                    self.writers[row["method"]].write(row)
-                    counts[row["status"]] += 1
+            self._run_batch(chunk, counts)
             bar.update(len(chunk))
         bar.close()
         return counts
+
+    def _run_batch(self, chunk, counts: dict) -> None:
+        """Load, predict, explain and score one batch of records; write the rows its outputs lack and count
+        them in ``counts`` by status."""
+        done = self.done
+        images, bad = self._load(chunk)
+        good = [r for r in chunk if r.image_id in images]
+        probs = dict(zip((r.image_id for r in good),
+                         self.model.predict(np.stack([images[r.image_id] for r in good])) if good else [],
+                         strict=True))
+        for method in self.cfg.methods:
+            pending = [r for r in chunk if any(r.image_id not in done[m] for m in self.outputs_of(method))]
+            for row in self._method_rows(method, pending, images, bad, probs):
+                if row["image_id"] in done[row["method"]]:  # a resume that only lacked the other output
+                    continue
+                self.writers[row["method"]].write(row)
+                counts[row["status"]] += 1
 
     # ------------------------------------------------------------------ work
     def _load(self, records):

@@ -99,11 +99,21 @@ def read_header(path: Path) -> list[str] | None:
 def done_ids(path: Path, key: str = "image_id", repair: bool = True) -> set[str]:
     """Ids already written (ok or error rows): resuming skips them. ``repair=False`` reads a file that
     another process may be writing: its torn tail, if any, is ignored instead of truncated."""
+    return {row[key] for row in _whole_rows(path, repair) if row.get(key)}
+
+
+def done_keys(path: Path, keys: tuple[str, ...], repair: bool = True) -> set[tuple[str, ...]]:
+    """:func:`done_ids` for rows keyed by several columns: the ``keys`` values (as text) of every row written."""
+    return {tuple(row[k] for k in keys) for row in _whole_rows(path, repair)}
+
+
+def _whole_rows(path: Path, repair: bool) -> list[dict]:
+    """The file's rows as dicts of str, without a torn last line (truncated with ``repair``, else ignored)."""
     path = Path(path)
     if not path.exists():
-        return set()
+        return []
     if repair:
         _repair_tail(path)
     data = path.read_bytes()
     text = data[: data.rfind(b"\n") + 1].decode()
-    return {row[key] for row in csv.DictReader(io.StringIO(text, newline="")) if row.get(key)}
+    return list(csv.DictReader(io.StringIO(text, newline="")))
