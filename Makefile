@@ -119,19 +119,20 @@ reports: install
 	    $(BIN)/advise-bench sanity --summary-only --out $$d/sanity >/dev/null && echo "rebuilt $$d/sanity"; fi; \
 	done
 
+# Every benchmark, from the repository root (as every script runs).
 bench: install
-	cd scripts && ../$(BIN)/python bench_kde_compare.py
-	cd scripts && ../$(BIN)/python bench_advise.py
-	cd scripts && ../$(BIN)/python bench_kde.py
-	cd scripts && ../$(BIN)/python bench_methods.py
-	cd scripts && ../$(BIN)/python bench_backends.py
-	cd scripts && ../$(BIN)/python bench_run.py
-	cd scripts && ../$(BIN)/python bench_fsim.py
-	cd scripts && ../$(BIN)/python bench_faithfulness.py
+	$(BIN)/python scripts/bench_kde_compare.py
+	$(BIN)/python scripts/bench_advise.py
+	$(BIN)/python scripts/bench_kde.py
+	$(BIN)/python scripts/bench_methods.py
+	$(BIN)/python scripts/bench_backends.py
+	$(BIN)/python scripts/bench_run.py
+	$(BIN)/python scripts/bench_fsim.py
+	$(BIN)/python scripts/bench_faithfulness.py
 
 # A real one-node Slurm on localhost (installs slurm-wlm and munge with apt-get if absent; needs root).
 slurm-test: install
-	bash scripts/slurm_test.sh
+	bash tests/tools/slurm_test.sh
 
 clean:
 	rm -rf results/demo results/ci .pytest_cache site

@@ -10,13 +10,10 @@ import statistics
 import sys
 import time
 from collections.abc import Callable
-from pathlib import Path
 
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-
-from advise_bench.metrics.fsim import fsim_pair  # noqa: E402
+from advise_bench.metrics.fsim import fsim_pair
 
 
 def _pair() -> tuple[np.ndarray, np.ndarray]:

@@ -26,8 +26,7 @@ import tempfile
 import time
 from pathlib import Path
 
-SCRIPTS = Path(__file__).resolve().parent
-REPO = SCRIPTS.parent
+REPO = Path(__file__).resolve().parents[1]
 KDE_MODELS = ("mobilenet_v2", "vgg16")
 
 
@@ -81,12 +80,12 @@ def _seconds(fn) -> float:
 def _run_tree(tree: Path, features: Path, args) -> dict:
     from advise_bench.paths import SHARED_ENV, shared_dir
 
-    # the exported tree has no ../shared beside it: point both trees at this checkout's shared folder
-    env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(tree), str(SCRIPTS)]), TF_CPP_MIN_LOG_LEVEL="3",
-               **{SHARED_ENV: str(shared_dir())})
+    # the exported tree has no ../shared beside it: point both trees at this checkout's shared folder. The worker
+    # imports bench_common from this folder (Python puts a script's folder first on its path), the package from tree.
+    env = dict(os.environ, PYTHONPATH=str(tree), TF_CPP_MIN_LOG_LEVEL="3", **{SHARED_ENV: str(shared_dir())})
     cmd = [sys.executable, str(Path(__file__).resolve()), "--worker", str(features), "--repeats", str(args.repeats),
            "--images", str(args.images)]
-    res = subprocess.run(cmd, env=env, capture_output=True, text=True, cwd=str(SCRIPTS))
+    res = subprocess.run(cmd, env=env, capture_output=True, text=True)
     if res.returncode:
         raise SystemExit(f"worker for {tree} failed:\n{res.stderr[-3000:]}")
     return json.loads(res.stdout.strip().splitlines()[-1])

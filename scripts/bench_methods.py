@@ -1,11 +1,14 @@
-"""Each method's cost for both maps (top-1 and top-2 in one call) against its forward-pass floor.
+"""Each method's cost for both maps (top-1 and top-2 in one call) against its floor, beside the old paths.
 
-For MobileNetV2 and MobileNet 0.25 (real shared weights), median over the images, batch 1 per image:
+For MobileNetV2 and MobileNet 0.25 (real shared weights), every method of the package's registry, median over
+the images, batch 1 per image:
 
-* forward: seconds per image of the compiled forward at batch 32 (Score-CAM's batches) and 100 (LIME's);
-* each method's seconds for both maps (``explain_candidates`` with two targets);
-* Score-CAM floor = channels given a forward pass x forward time (batch 32);
-  LIME floor = samples x forward time (batch 100) + quickshift on the image;
+* the network passes: seconds per image of the compiled forward at batch 1, 32 (Score-CAM's batches) and 100
+  (LIME's), and of a forward + backward pass;
+* each method's seconds for both maps (``explain_candidates`` with two targets) against its floor, each call
+  timed right before its floor on the same image (``bench_common.Floors``, the same as ``bench_backends.py``'s:
+  gradient CAMs one forward + backward pass; Score-CAM channels x forward time; LIME samples x forward time +
+  quickshift; ADVISE none);
 * the old paths beside them: tf-keras-vis Score-CAM and ``lime_image`` (one call per map, as before);
 * Score-CAM's peak resident memory (ours and tf-keras-vis), each in a fresh process.
 
@@ -25,12 +28,19 @@ import numpy as np
 
 os.environ.setdefault("TQDM_DISABLE", "1")  # lime_image wraps its sampling loop in a progress bar
 
-from bench_common import forward_seconds, images, median_seconds, model, quickshift_seconds
+from bench_common import (
+    FLOORS_NOTE,
+    PAPER_OPTIONS,
+    Floors,
+    describe_passes,
+    images,
+    median_seconds,
+    model,
+    paper_explainers,
+    top2,
+)
 
 from advise_bench.explainers import get_explainer
-
-PAPER = {"scorecam": {}, "lime": {"num_samples": 1000, "batch_size": 100}}
-METHODS = ("gradcam", "gradcam++", "layercam", "advise", "scorecam", "lime")
 
 
 def old_scorecam(loaded, x, targets):
@@ -62,9 +72,9 @@ def peak_rss_child(name: str, path: str) -> None:
     """In a fresh process: one image's Score-CAM (ours or tf-keras-vis), then print the peak RSS in GB."""
     loaded = model(name)
     x = images(1, loaded.input_size)
-    targets = np.argsort(-loaded.predict(x), axis=1)[0, :2]
+    targets = top2(loaded, x)[0]
     if path == "ours":
-        get_explainer("scorecam", loaded).explain_candidates(x, targets[None])
+        get_explainer("scorecam", loaded, **PAPER_OPTIONS["scorecam"]).explain_candidates(x, targets[None])
     else:
         old_scorecam(loaded, x[0], targets)
     # VmHWM, not ru_maxrss: a child's ru_maxrss starts at its parent's peak at the fork (Linux keeps it over exec).
@@ -90,35 +100,26 @@ def main() -> None:
     for name in args.models:
         loaded = model(name)
         x = images(args.images, loaded.input_size)
-        targets = np.argsort(-loaded.predict(x), axis=1)[:, :2]
-        f32, f100, qs = forward_seconds(loaded, x, 32), forward_seconds(loaded, x, 100), quickshift_seconds(x)
-        print(f"\n{name}: forward {f32 * 1e3:.1f} ms/img (batch 32), {f100 * 1e3:.1f} ms/img (batch 100); "
-              f"quickshift {qs:.2f} s")
+        targets = top2(loaded, x)
+        floors = Floors(loaded, x, targets)
+        print(f"\n{name}: {describe_passes(floors.passes())}")
         print(f"{'method':10s} {'both maps s':>12s} {'floor s':>8s} {'ratio':>6s} {'old path s':>11s} {'old/new':>8s}")
-        for method in METHODS:
-            exp = get_explainer(method, loaded, **PAPER.get(method, {}))
-            if method == "advise":
-                exp = get_explainer(method, loaded, selection="max-peaks")
-            exp.warm_up(x[:1], targets[:1])
-            both = median_seconds(lambda i, e=exp: e.explain_candidates(x[i:i + 1], targets[i:i + 1]),
-                                  list(range(len(x))), warmup=0)
-            floor = old = np.nan
-            if method == "scorecam":
-                acts = loaded.feature_map(loaded.preprocess(x))
-                floor = np.median([len(exp.used_channels(a)) for a in acts]) * f32
-                if not args.no_old:
-                    old = median_seconds(lambda i: old_scorecam(loaded, x[i], targets[i]), list(range(len(x))))
-            elif method == "lime":
-                floor = 1000 * f100 + qs
-                if not args.no_old:
-                    old = median_seconds(lambda i: old_lime(loaded, x[i], targets[i]), list(range(len(x))), warmup=0)
-            print(f"{method:10s} {both:12.2f} {floor:8.2f} {both / floor:5.2f}x {old:11.2f} {old / both:7.1f}x")
+        old_paths = {"scorecam": (old_scorecam, 1), "lime": (old_lime, 0)}  # (path, untimed warm-up calls)
+        for method, exp in paper_explainers(loaded).items():
+            r = floors.measure(exp)
+            old = np.nan
+            if method in old_paths and not args.no_old:
+                path, warmup = old_paths[method]
+                old = median_seconds(lambda i, f=path: f(loaded, x[i], targets[i]), list(range(len(x))), warmup=warmup)
+            print(f"{method:10s} {r['both']:12.2f} {r['floor']:8.2f} {r['ratio']:5.2f}x {old:11.2f} "
+                  f"{old / r['both']:7.1f}x")
         t0 = time.perf_counter()
         ours, theirs = peak_rss(name, "ours"), (np.nan if args.no_old else peak_rss(name, "tf-keras-vis"))
         print(f"Score-CAM peak RSS, one image, fresh process: ours {ours:.2f} GB, tf-keras-vis {theirs:.2f} GB "
               f"({time.perf_counter() - t0:.0f} s)")
-    print("\nmedian wall seconds per image after a warm-up, CPU. floor: forward passes x measured forward time "
-          "(+ quickshift for LIME); old path: tf-keras-vis Score-CAM / lime_image, one call per map.")
+    print("\nmedian wall seconds per image after a warm-up, CPU; old path: tf-keras-vis Score-CAM / lime_image, one "
+          "call per map.")
+    print(FLOORS_NOTE)
 
 
 if __name__ == "__main__":

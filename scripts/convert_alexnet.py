@@ -15,9 +15,6 @@ import argparse
 import sys
 from pathlib import Path
 
-# allow running from a checkout without installing the package
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-
 
 def load_state_dict(path: Path) -> dict:
     """Read a state_dict as ``{key: np.ndarray}`` from ``.npz`` (NumPy) or a torch checkpoint."""
@@ -67,4 +64,7 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
+    # Run from a checkout without installing the package: the checkout this file is in comes first. Only here, so
+    # that importing this module (tests/test_alexnet_convert.py calls main()) leaves sys.path alone.
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
     sys.exit(main())

@@ -2,7 +2,7 @@
 CPU, then every method's time per image on the GPU for the paper's four architectures, beside the paper's.
 
 1. Is a GPU visible to the backend? If not: one line, exit 2.
-2. GPU against CPU (``scripts/backend_probe.py``, one process per device, on the same backend): the CI
+2. GPU against CPU (``tests/tools/backend_probe.py``, one process per device, on the same backend): the CI
    preset's model and settings (MobileNetV2, real weights, Faster-Score-CAM on 64 channels, LIME 200
    samples) on ``--compare-images`` images, every method, top-1 and top-2, with the probe's tolerances
    (CAM maps 1e-4; LIME superpixels equal and >= 99% equal map pixels; ADVISE >= 99% equal peak counts and
@@ -37,7 +37,7 @@ from pathlib import Path
 import numpy as np
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT / "scripts"))
+PROBE = ROOT / "tests" / "tools" / "backend_probe.py"  # a test tool: run as a script, its compare() loaded
 ARCHITECTURES = ("vgg16", "resnet50", "xception", "alexnet")
 COMPARE = {"model": "mobilenet_v2", "scorecam_max_n": 64, "lime_samples": 200}  # configs/ci.toml's settings
 WHEELS = ("keras", "namex", "optree")  # pure-Python or manylinux wheels for the GPU machine's Python
@@ -77,12 +77,13 @@ def gpu_visible(backend: str, device: str) -> tuple[bool, str]:
 
 # ------------------------------------------------------------------------------------------- 2. comparison
 def compare_devices(backend: str, devices: list[str], images: int, budget: Budget, out: Path) -> bool | None:
-    from backend_probe import compare
-
+    spec = importlib.util.spec_from_file_location("backend_probe", PROBE)
+    probe_module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(probe_module)
     probes = []
     for device in devices:
         path = out / f"probe-{device}-{len(probes)}.npz"
-        cmd = [sys.executable, str(ROOT / "scripts" / "backend_probe.py"), str(path), "--device", device,
+        cmd = [sys.executable, str(PROBE), str(path), "--device", device,
                "--model", COMPARE["model"], "--images", str(images),
                "--scorecam-max-n", str(COMPARE["scorecam_max_n"]), "--lime-samples", str(COMPARE["lime_samples"])]
         start = time.monotonic()
@@ -98,7 +99,7 @@ def compare_devices(backend: str, devices: list[str], images: int, budget: Budge
         probes.append(dict(np.load(path)))
         print(f"  {device}: {images} images, every method, both maps: {time.monotonic() - start:.0f} s")
     ok = True
-    for name, passed, measured in compare(*probes):
+    for name, passed, measured in probe_module.compare(*probes):
         print(f"  {name:58s} {measured:>9s}  {'ok' if passed else 'FAIL'}")
         ok &= passed
     return ok

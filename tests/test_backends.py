@@ -1,6 +1,6 @@
 """Every Keras backend computes the same benchmark: JAX (in CI) and PyTorch (where installed) against
 TensorFlow on real MobileNet 0.25 weights and 4 ILSVRC images, all six methods, with the tolerances of
-``scripts/backend_probe.py``; a run on JAX works with TensorFlow not installed, and a missing backend is one
+``tests/tools/backend_probe.py``; a run on JAX works with TensorFlow not installed, and a missing backend is one
 line naming the extra to install."""
 
 import importlib.util
@@ -12,11 +12,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "scripts"))
-from backend_probe import compare, probe  # noqa: E402
+from tests.tools.backend_probe import compare, probe
 
-PROBE = ROOT / "scripts" / "backend_probe.py"
+ROOT = Path(__file__).resolve().parents[1]
+PROBE = ROOT / "tests" / "tools" / "backend_probe.py"
 
 
 def _env(backend: str) -> dict:

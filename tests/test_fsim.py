@@ -221,12 +221,12 @@ def test_shape_mismatch_raises():
 
 
 def test_crosscheck_against_piq():
-    """Runs scripts/crosscheck_fsim_piq.py (in a subprocess) where torch and piq are installed."""
+    """Runs tests/tools/crosscheck_fsim_piq.py (in a subprocess) where torch and piq are installed."""
     for mod in ("torch", "piq"):
         if importlib.util.find_spec(mod) is None:
-            pytest.skip(f"{mod} not installed; see scripts/crosscheck_fsim_piq.py")
+            pytest.skip(f"{mod} not installed; see tests/tools/crosscheck_fsim_piq.py")
     proc = subprocess.run(
-        [sys.executable, str(REPO / "scripts" / "crosscheck_fsim_piq.py"), "--tol", "1e-3"],
+        [sys.executable, str(REPO / "tests" / "tools" / "crosscheck_fsim_piq.py"), "--tol", "1e-3"],
         capture_output=True,
         text=True,
         timeout=600,

@@ -1,5 +1,5 @@
 """`advise-bench slurm` against a fake `sbatch` on the PATH: argument checks, and the two command lines it
-submits. The real thing (slurmctld + slurmd on localhost) is `make slurm-test` (scripts/slurm_test.sh)."""
+submits. The real thing (slurmctld + slurmd on localhost) is `make slurm-test` (tests/tools/slurm_test.sh)."""
 
 import json
 import os

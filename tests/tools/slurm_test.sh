@@ -9,7 +9,7 @@
 #  5. stops the daemons it started, by pid.
 # A failure to install or start Slurm is one line saying why; a failed check keeps the temp folder for its logs.
 set -euo pipefail
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/../.."
 BIN=.venv/bin
 PRESET=ci
 WAIT_S=${SLURM_TEST_WAIT_S:-1200}  # per submission; the ci preset takes a few minutes on 2 cores
@@ -164,7 +164,7 @@ echo "slurm-test: submission 1: preset $PRESET, 2 shards, report after the array
 submit "$TMP/results-1"
 wait_for "submission 1 (jobs $ARRAY, $REPORT)" jobs_done "$ARRAY" "$REPORT"
 expect_completed "$ARRAY" "$REPORT"
-"$BIN/python" scripts/slurm_check.py "$TMP/results-1" --preset "$PRESET" --shards 2 | sed 's/^/    checked: /'
+"$BIN/python" tests/tools/slurm_check.py "$TMP/results-1" --preset "$PRESET" --shards 2 | sed 's/^/    checked: /'
 echo "slurm-test: submission 1 done at $((SECONDS - STARTED)) s"
 
 # ---------------------------------------------------------------- 4. scancel one task mid-run, requeue it
@@ -176,7 +176,7 @@ wait_for "task ${ARRAY}_1's first row" rows_written "$TMP/results-2/mobilenet_v2
 scancel "${ARRAY}_1"
 cancelled() { [ "$(job_state "${ARRAY}_1")" = CANCELLED ]; }
 wait_for "task ${ARRAY}_1 cancelled" cancelled
-"$BIN/python" scripts/slurm_check.py "$TMP/results-2" --preset "$PRESET" --shards 2 --partial 1 \
+"$BIN/python" tests/tools/slurm_check.py "$TMP/results-2" --preset "$PRESET" --shards 2 --partial 1 \
     | sed 's/^/    checked: /'
 scontrol requeue "${ARRAY}_1"
 # Release the report only once the requeued task has finished: Slurm may count the task's cancellation as
@@ -188,5 +188,5 @@ wait_for "submission 2 (jobs $ARRAY, $REPORT)" jobs_done "$ARRAY" "$REPORT"
 expect_completed "$ARRAY" "$REPORT"
 restarts=$(scontrol show job "${ARRAY}_1" | grep -o 'Restarts=[0-9]*' | cut -d= -f2)
 [ "$restarts" = 1 ] || fail "task ${ARRAY}_1 restarted $restarts times, expected 1"
-"$BIN/python" scripts/slurm_check.py "$TMP/results-2" --preset "$PRESET" --shards 2 | sed 's/^/    checked: /'
+"$BIN/python" tests/tools/slurm_check.py "$TMP/results-2" --preset "$PRESET" --shards 2 | sed 's/^/    checked: /'
 echo "slurm-test: passed in $((SECONDS - STARTED)) s"

@@ -3,7 +3,7 @@ the top-1 and top-2 classes of the first images of the seeded order, and :func:`
 with the tolerances of the cross-backend and GPU checks.
 
 Keras picks its backend, and a backend its device, once per process: each probe runs in its own process
-(``python scripts/backend_probe.py OUT.npz --device gpu --model mobilenet_v2 --images 20``) under
+(``python tests/tools/backend_probe.py OUT.npz --device gpu --model mobilenet_v2 --images 20``) under
 ``KERAS_BACKEND``. Used by ``tests/test_backends.py`` (JAX and PyTorch against TensorFlow) and
 ``scripts/gpu_check.py`` (GPU against CPU on one backend).
 """

@@ -1,8 +1,8 @@
 """Check a sharded run for `make slurm-test`: every (image, method) row exactly once across the shard CSVs,
 each in its own shard, and a report table that counts every image. Exit 1 with one line when not.
 
-    python scripts/slurm_check.py RESULTS --preset ci --shards 2            # the finished run and its table
-    python scripts/slurm_check.py RESULTS --preset ci --shards 2 --partial 1  # shard 1 was stopped mid-run
+    python tests/tools/slurm_check.py RESULTS --preset ci --shards 2            # the finished run and its table
+    python tests/tools/slurm_check.py RESULTS --preset ci --shards 2 --partial 1  # shard 1 was stopped mid-run
 """
 
 from __future__ import annotations

@@ -4,7 +4,7 @@ Needs an environment with torch, piq (0.8.0) and scikit-image; it is never impor
 (tests/test_fsim.py runs it as a subprocess when piq is installed). piq's top-level package imports
 torchvision; to avoid that dependency only ``piq.fsim`` (and the helpers it uses) is loaded.
 
-Usage: python scripts/crosscheck_fsim_piq.py [--tol 1e-3]
+Usage: python tests/tools/crosscheck_fsim_piq.py [--tol 1e-3]
 Prints one row per image pair and exits non-zero when the largest |ours - piq| exceeds --tol.
 
 Known, deliberate differences from piq (both small): piq uses YIQ constants .5959/-.2746/-.3213 and
@@ -30,7 +30,9 @@ from pathlib import Path
 
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+# The checkout this file is in, ahead of any installed copy: the cross-check runs in an environment of its own
+# (torch, piq), which need not have the package installed.
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
 from advise_bench.metrics.fsim import fsim_pair  # noqa: E402
 
