@@ -13,7 +13,7 @@ from typing import Annotated
 import typer
 
 from . import __version__
-from .cli_options import BackendOption
+from .cli_options import BackendOption, GivenOptions, takes_options
 from .errors import UserError
 
 # Quiet TensorFlow's start-up chatter before anything imports it.
@@ -21,21 +21,6 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
                   help="Reproduce and extend Table I of the ADVISE paper.")
-
-
-METHOD_HELP = ("methods to run (repeat the option or give a comma list): a name from `advise-bench methods` or "
-               "package.module:ClassName; default: all of advise, gradcam, gradcam++, scorecam, layercam, lime")
-
-# Options of both `run` and `score`: the model, the images and how they are scored.
-ModelOption = Annotated[str, typer.Option(help="zoo model (see `advise-bench models`)")]
-WeightsOption = Annotated[str, typer.Option(help="imagenet | random | PATH (.weights.h5/.h5/.keras)")]
-DataOption = Annotated[str, typer.Option(help="auto | skimage | manifest.csv | image folder")]
-GroundTruthOption = Annotated[str | None, typer.Option(help="labels for a flat ImageNet val folder")]
-LimitOption = Annotated[int | None, typer.Option(help="use at most N images")]
-SubsetSeedOption = Annotated[int | None, typer.Option(help="seeded class-stratified subset instead of the first N")]
-ResizeOption = Annotated[str, typer.Option(help="stretch (reference) | center-crop")]
-ProtocolOption = Annotated[str, typer.Option(help="reference (default, the authors' code) | corrected")]
-DeviceOption = Annotated[str, typer.Option(help="cpu | gpu")]
 
 
 def _version(value: bool):
@@ -64,15 +49,12 @@ def methods(backend: BackendOption = None):
     """List every method: the built-in six, the reference maps (family "reference": chance and probes) and those
     installed as plugins (entry point group advise_bench.explainers), with where each comes from and the run options
     it reads."""
-    import inspect
-
     from .explainers import list_methods
+    from .run_options import where_set
 
-    run_options = set(inspect.signature(run).parameters)
     rows = []
     for m in list_methods():
-        options = ", ".join(f"--{o.replace('_', '-')}" if o in run_options else f"{o} (set by ablate)"
-                            for o in m["options"])
+        options = ", ".join(where_set(o) for o in m["options"])
         rows.append({"method": m["name"], "display name": m["display_name"] or "—", "family": m.get("family") or "—",
                      "from": m["source"],
                      "options": f"cannot be used: {m['error']}" if "error" in m else options or "—"})
@@ -89,67 +71,18 @@ def _echo_columns(rows: list[dict]) -> None:
 
 
 @app.command()
-def run(
-    ctx: typer.Context,
-    model: ModelOption = "mobilenet_v2",
-    weights: WeightsOption = "imagenet",
-    model_file: Annotated[str | None, typer.Option(help="any Keras model file instead of --model")] = None,
-    layer: Annotated[str | None, typer.Option(help="feature layer to explain (default: the zoo's)")] = None,
-    input_size: Annotated[int | None, typer.Option(help="input size for --model-file")] = None,
-    preprocess: Annotated[str | None, typer.Option(help="caffe | tf | torch | none (for --model-file)")] = None,
-    methods: Annotated[list[str] | None, typer.Option("--methods", "-m", help=METHOD_HELP)] = None,
-    data: DataOption = "auto",
-    ground_truth: GroundTruthOption = None,
-    limit: LimitOption = None,
-    subset_seed: SubsetSeedOption = None,
-    resize: ResizeOption = "stretch",
-    protocol: ProtocolOption = "reference",
-    device: DeviceOption = "cpu",
-    batch_size: Annotated[int, typer.Option(help="images per explainer call")] = 1,
-    shard: Annotated[str | None, typer.Option(help="K/N: run the K-th of N shards (default: Slurm array vars)")] = None,
-    out: Annotated[str, typer.Option(help="results folder")] = "results",
-    seed: Annotated[int, typer.Option(help="seed for LIME sampling and the random-grouping control")] = 0,
-    score: Annotated[str, typer.Option(help="probability (reference) | logit")] = "probability",
-    advise_selection: Annotated[str, typer.Option(help="oracle-avx (reference) | max-peaks | all")] = "oracle-avx",
-    advise_source: Annotated[str, typer.Option(help="activations (reference) | gradients (paper text)")] = "activations",
-    advise_grouping: Annotated[str, typer.Option(help="kde | random (control: permuted unit scores)")] = "kde",
-    advise_last_g_quirk: Annotated[bool, typer.Option(help="KDE density at the last bandwidth evaluated, as the MATLAB code")] = True,
-    advise_kde_arithmetic: Annotated[str, typer.Option(help="fast | reference (same unit scores)")] = "fast",
-    cam_groups: Annotated[str, typer.Option(help="none | like-advise (control: CAM maps over random groups of "
-                                                 "ADVISE's sizes, the best AVX kept)")] = "none",
-    lime_samples: Annotated[int, typer.Option(help="LIME perturbation samples")] = 1000,
-    lime_batch_size: Annotated[int, typer.Option(help="LIME perturbed images per forward pass")] = 100,
-    lime_continuous: Annotated[bool, typer.Option(help="LIME map = superpixel weights, not the top-5 mask")] = False,
-    lime_hide_color: Annotated[float | None, typer.Option(help="LIME hidden superpixels: this value, not the mean")] = None,
-    scorecam_batch_size: Annotated[int, typer.Option(help="Score-CAM masked images per forward pass")] = 32,
-    scorecam_max_n: Annotated[int | None, typer.Option(help="Faster-Score-CAM: keep the N most varied channels")] = None,
-    extra_metrics: Annotated[str | None, typer.Option(help="opt-in metrics, comma list: deletion,insertion")] = None,
-    reference_maps: Annotated[bool, typer.Option(
-        help="also score the reference maps random, centre and keep-all (chance and probes; scoring cost only)")] = True,
-    shuffled_control: Annotated[bool, typer.Option(
-        help="also score each method's map with its cells shuffled (<method>-shuffled; scoring cost only)")] = True,
-    config: Annotated[Path | None, typer.Option(help="a preset from configs/ (its values are defaults)")] = None,
-    quiet: Annotated[bool, typer.Option(help="no progress bar")] = False,
-    backend: BackendOption = None,
-):
+@takes_options("run")
+def run(ctx: typer.Context, options: GivenOptions):
     """Run every method over the images; write one CSV row per (image, method). Resumable."""
-    from .config import RunConfig, differences_from_paper
-    from .explainers import check_methods
-    from .metrics.faithfulness import parse_extra_metrics
-    from .runner.run import parse_shard
+    from .config import differences_from_paper
     from .runner.run import run as run_all
 
-    options = {k: v for k, v in ctx.params.items()
-               if k not in ("config", "quiet", "shard", "methods", "extra_metrics", "backend")}
-    # Every option but these is a RunConfig field of the same name.
-    cfg = RunConfig(**{**options, "model": None if model_file else model},
-                    methods=check_methods(methods) if methods else (), shard=parse_shard(shard),
-                    extra_metrics=parse_extra_metrics(extra_metrics))
-    if config is not None:
+    cfg = options.run_config(model=None if options["model_file"] else options["model"])
+    if options["config"] is not None:
         from .runner.presets import apply_preset, explicit_options
 
-        cfg = apply_preset(cfg, config, explicit=explicit_options(ctx))
-    counts = run_all(cfg, progress=not quiet)
+        cfg = apply_preset(cfg, options["config"], explicit=explicit_options(ctx))
+    counts = run_all(cfg, progress=not options["quiet"])
     typer.echo(_counts_line(counts, Path(cfg.out)))
     differences = differences_from_paper(cfg, counts["images"] if cfg.shard[1] == 1 else None)
     if differences:
@@ -166,41 +99,23 @@ def _counts_line(counts: dict, results: Path) -> str:
 
 
 @app.command()
+@takes_options("score")
 def score(
     maps: Annotated[Path, typer.Argument(help="folder of <image id>.npy maps, or one .npz keyed by image id")],
     name: Annotated[str, typer.Option(help="the maps' method name: rows go to OUT/<model>/<name>.csv")],
-    model: ModelOption = "mobilenet_v2",
-    weights: WeightsOption = "imagenet",
-    data: DataOption = "auto",
-    ground_truth: GroundTruthOption = None,
-    limit: LimitOption = None,
-    subset_seed: SubsetSeedOption = None,
-    resize: ResizeOption = "stretch",
-    protocol: ProtocolOption = "reference",
-    device: DeviceOption = "cpu",
+    options: GivenOptions = None,
     targets: Annotated[Path | None, typer.Option(
         help="CSV image_id,target[,target2]: the classes the maps explain (default: the model's top-1, top-2)")] = None,
-    out: Annotated[str, typer.Option(help="results folder")] = "results",
-    extra_metrics: Annotated[str | None, typer.Option(help="opt-in metrics, comma list: deletion,insertion")] = None,
-    shuffled_control: Annotated[bool, typer.Option(
-        help="also score the maps with their cells shuffled (<name>-shuffled; scoring cost only)")] = True,
-    quiet: Annotated[bool, typer.Option(help="no progress bar")] = False,
-    backend: BackendOption = None,
 ):
     """Score saliency maps computed elsewhere with the run's protocol: rows like a run's, time not measured.
 
     A map is (H, W) or (1, H, W) for the top-1 class, or (2, H, W) with the top-2 map that Class Sensitivity
     needs. Resumable.
     docs/your-own-method.md: how maps are resized, bad maps, --targets."""
-    from .config import RunConfig
-    from .metrics.faithfulness import parse_extra_metrics
     from .runner.score import score as score_maps
 
-    cfg = RunConfig(model=model, weights=weights, data=data, ground_truth=ground_truth, limit=limit,
-                    subset_seed=subset_seed, resize=resize, protocol=protocol, device=device, out=out,
-                    extra_metrics=parse_extra_metrics(extra_metrics), reference_maps=False,
-                    shuffled_control=shuffled_control)
-    counts, scored = score_maps(cfg, maps, name, targets, progress=not quiet)
+    cfg = options.run_config(reference_maps=False)
+    counts, scored = score_maps(cfg, maps, name, targets, progress=not options["quiet"])
     unmatched = scored.maps.unmatched(scored.records)
     typer.echo(_counts_line(counts, scored.path(scored.cfg.methods[0]))
                + (f"; {unmatched} maps name no image of this selection" if unmatched else ""))
@@ -242,15 +157,13 @@ def report(
 
 
 @app.command(context_settings={"allow_extra_args": True, "ignore_unknown_options": True})
+@takes_options("slurm")
 def slurm(
     ctx: typer.Context,
     preset: Annotated[str, typer.Argument(help="preset name (configs/NAME.toml) or a .toml file")],
     shards: Annotated[int | None, typer.Option(help="array tasks; each runs one shard of the images")] = None,
-    device: Annotated[str, typer.Option(help="cpu | gpu (gpu requests --gres=gpu:1 per task)")] = "cpu",
-    weights: Annotated[str | None, typer.Option(help="weights file for every task (default: the preset's)")] = None,
-    out: Annotated[str | None, typer.Option(help="results folder (default: the preset's)")] = None,
+    options: GivenOptions = None,
     logs: Annotated[Path, typer.Option(help="folder for the jobs' logs (created)")] = Path("logs"),
-    backend: BackendOption = None,
 ):
     """Submit a preset as a Slurm job array plus a `report` job that runs when the array ends.
 
@@ -258,8 +171,8 @@ def slurm(
     """
     from .runner.slurm import plan_submission, submit
 
-    sub = plan_submission(preset, shards, device=device, weights=weights, out=out, logs=logs,
-                          sbatch_args=tuple(ctx.args))
+    sub = plan_submission(preset, shards, device=options["device"], weights=options["weights"], out=options["out"],
+                          logs=logs, sbatch_args=tuple(ctx.args))
     ids = submit(sub)
     typer.echo(f"weights: {ids['weights']}")
     typer.echo(f"array job {ids['array']}: {sub.shards} tasks of preset {sub.preset.stem} on {sub.device}; "

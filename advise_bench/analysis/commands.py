@@ -11,18 +11,9 @@ from typing import Annotated
 
 import typer
 
-from ..cli_options import BackendOption
+from ..cli_options import GivenOptions, takes_options
 from ..errors import UserError
-from ..explainers import check_methods
-
-METHOD_HELP = "methods (repeat the option or give a comma list); default: all six"
-SELECTION_HELP = "ADVISE's map: oracle-avx (best AVX, scored) | max-peaks | all"
-MODEL_HELP = "zoo model (see `advise-bench models`)"
-WEIGHTS_HELP = "imagenet | random | PATH (.weights.h5/.h5/.keras)"
-DATA_HELP = "auto | skimage | manifest.csv | image folder"
-MAX_N_HELP = "Faster-Score-CAM: keep the N most varied channels"
-SHARD_HELP = "K/N: run the K-th of N shards (default: Slurm array vars)"
-CONFIG_HELP = "a preset from configs/ (its values are defaults; options given here win)"
+from ..run_options import fields_kept_out
 
 
 def parse_densities(text: str | None) -> tuple[float, ...]:
@@ -48,46 +39,20 @@ def _positive(name: str, value: int | None) -> None:
         raise UserError(f"--{name} must be >= 1")
 
 
-def _scorecam_max_n(value: int | None) -> int | None:
-    """``--scorecam-max-n``: N >= 1 keeps the N most varied channels; 0 means all (full Score-CAM)."""
-    if value is not None and value < 0:
-        raise UserError("--scorecam-max-n must be >= 0 (0: every channel)")
-    return None if value == 0 else value
-
-
+@takes_options("ablate")
 def ablate_command(
     ctx: typer.Context,
-    model: Annotated[str, typer.Option(help=MODEL_HELP)] = "mobilenet_v2",
-    weights: Annotated[str, typer.Option(help=WEIGHTS_HELP)] = "imagenet",
-    methods: Annotated[list[str] | None, typer.Option("--methods", "-m", help=METHOD_HELP)] = None,
-    data: Annotated[str, typer.Option(help=DATA_HELP)] = "auto",
-    limit: Annotated[int | None, typer.Option(help="use at most N images")] = None,
-    subset_seed: Annotated[int | None, typer.Option(help="seeded class-stratified subset instead of the first N")] = None,
-    out: Annotated[str, typer.Option(help="results folder (runs go to OUT/ablation/<tag>/)")] = "results",
-    protocol: Annotated[str, typer.Option(help="reference (default) | corrected")] = "reference",
-    seed: Annotated[int, typer.Option(help="seed for the noise and LIME sampling")] = 0,
-    lime_samples: Annotated[int, typer.Option(help="LIME perturbation samples")] = 1000,
-    scorecam_max_n: Annotated[int | None, typer.Option(help=MAX_N_HELP)] = None,
-    advise_selection: Annotated[str, typer.Option(help=SELECTION_HELP)] = "oracle-avx",
-    advise_grouping: Annotated[str, typer.Option(help="kde | random (control: permuted unit scores)")] = "kde",
-    cam_groups: Annotated[str, typer.Option(help="none | like-advise (control: each CAM over random groups of "
-                                                 "ADVISE's sizes, the best AVX kept)")] = "none",
+    options: GivenOptions = None,
     densities: Annotated[str | None, typer.Option(help="comma list (default 0.025..0.225)")] = None,
     no_relu_off: Annotated[bool, typer.Option("--no-relu-off", help="skip the arm without ReLU")] = False,
     no_relu_on: Annotated[bool, typer.Option("--no-relu-on", help="skip the arm with ReLU")] = False,
-    shard: Annotated[str | None, typer.Option(help=SHARD_HELP)] = None,
     control: Annotated[list[Path] | None, typer.Option(
         help="folder of a control ablation (same layout: DIR/ablation/relu-*/); its series join the summary; "
              "repeatable")] = None,
     summary_only: Annotated[bool, typer.Option(
         "--summary-only", help="run nothing: rebuild the summary, comparisons and figure from OUT/ablation")] = False,
-    config: Annotated[Path | None, typer.Option(help=CONFIG_HELP)] = None,
-    quiet: Annotated[bool, typer.Option(help="no progress output")] = False,
-    backend: BackendOption = None,
 ):
     """AVX under salt-and-pepper noise, with and without ReLU (the paper's Fig. 5), with CIs. Resumable."""
-    from ..config import RunConfig
-    from ..runner.run import parse_shard
     from .ablation import (
         AVX_FILE,
         COMPARISONS_FILE,
@@ -98,18 +63,13 @@ def ablate_command(
         summarize_ablation,
     )
 
-    _positive("limit", limit)
-    _positive("lime-samples", lime_samples)
-    cfg = RunConfig(
-        model=model, weights=weights, methods=check_methods(methods), data=data, limit=limit,
-        subset_seed=subset_seed, out=out, protocol=protocol, seed=seed, lime_samples=lime_samples,
-        scorecam_max_n=_scorecam_max_n(scorecam_max_n), advise_selection=advise_selection,
-        advise_grouping=advise_grouping, cam_groups=cam_groups, shard=parse_shard(shard),
-    )
-    if config is not None:
+    _positive("limit", options["limit"])
+    _positive("lime-samples", options["lime_samples"])
+    cfg = options.run_config()
+    if options["config"] is not None:
         from ..runner.presets import apply_preset, explicit_options
 
-        cfg = apply_preset(cfg, config, explicit=explicit_options(ctx))
+        cfg = apply_preset(cfg, options["config"], explicit=explicit_options(ctx))
     root = ablation_dir(cfg)
     if summary_only:
         if not root.is_dir():
@@ -117,7 +77,8 @@ def ablate_command(
         table = summarize_ablation(root, control or ())
     else:
         relu_modes = tuple(mode for mode, skip in ((True, no_relu_on), (False, no_relu_off)) if not skip)
-        table = ablate(cfg, parse_densities(densities), relu_modes, progress=not quiet, controls=control or ())
+        table = ablate(cfg, parse_densities(densities), relu_modes, progress=not options["quiet"],
+                       controls=control or ())
     cols = [c for c in ("method", "relu", "density", "n", "AVX", "AVX_ci_low", "AVX_ci_high", "zero_fraction")
             if c in table.columns]
     typer.echo(table[cols].to_string(index=False, float_format=lambda v: f"{v:.3f}"))
@@ -149,8 +110,9 @@ def load_images(data: str, limit: int | None, size: int, subset_seed: int | None
     return ids, np.stack(images)
 
 
-# Preset fields a sanity check does not take: its own size and folder, and its list of ADVISE selections.
-SANITY_IGNORES_FROM_PRESET = {"limit", "out", "advise_selection"}
+# Preset fields a sanity check does not take: its own size and folder, and its list of ADVISE selections (the
+# RunConfig fields that are its options but not its RunConfig's: run_options.py says why).
+SANITY_IGNORES_FROM_PRESET = fields_kept_out("sanity")
 
 
 def sanity_run_config(options: dict, explicit: set[str], config: Path | None):
@@ -167,29 +129,14 @@ def sanity_run_config(options: dict, explicit: set[str], config: Path | None):
     return apply_preset(cfg, config, explicit=explicit | SANITY_IGNORES_FROM_PRESET)
 
 
+@takes_options("sanity")
 def sanity_command(
     ctx: typer.Context,
-    model: Annotated[str, typer.Option(help=MODEL_HELP)] = "mobilenet_v2",
-    weights: Annotated[str, typer.Option(help="imagenet | PATH (.weights.h5/.h5/.keras)")] = "imagenet",
-    methods: Annotated[list[str] | None, typer.Option("--methods", "-m", help=METHOD_HELP)] = None,
-    data: Annotated[str, typer.Option(help=DATA_HELP)] = "auto",
-    limit: Annotated[int, typer.Option(help="number of images")] = 4,
-    subset_seed: Annotated[int | None, typer.Option(help="seeded class-stratified order instead of the first N")] = None,
+    options: GivenOptions = None,
     steps: Annotated[int, typer.Option(help="cascade steps (layers re-initialised from the top)")] = 7,
-    out: Annotated[str, typer.Option(help="output folder (resumes the check found there)")] = "results/sanity",
-    seed: Annotated[int, typer.Option(help="seed for the re-initialisation and LIME")] = 0,
-    protocol: Annotated[str, typer.Option(help="protocol of oracle-avx's scorer: reference | corrected")] = "reference",
-    scorecam_max_n: Annotated[int | None, typer.Option(help=MAX_N_HELP + "; 0: all (full Score-CAM)")] = 64,
-    lime_samples: Annotated[int, typer.Option(help="LIME perturbation samples")] = 300,
-    advise_selection: Annotated[str, typer.Option(
-        help="ADVISE's selections, one series each (comma list): max-peaks, oracle-avx, all")] = "max-peaks,oracle-avx",
     chunk_size: Annotated[int, typer.Option(help="images per cascade (rows are saved as each step ends)")] = 8,
-    device: Annotated[str, typer.Option(help="cpu | gpu")] = "cpu",
-    config: Annotated[Path | None, typer.Option(help=CONFIG_HELP + " (not its limit or out)")] = None,
     summary_only: Annotated[bool, typer.Option(
         "--summary-only", help="explain nothing: rebuild sanity.csv, the verdicts and the figure from OUT")] = False,
-    quiet: Annotated[bool, typer.Option(help="no progress output")] = False,
-    backend: BackendOption = None,
 ):
     """Adebayo et al.'s cascading model-parameter randomisation: do the maps depend on the weights? Resumable.
 
@@ -200,26 +147,24 @@ def sanity_command(
     from ..runner.device import device_name, select_device
     from .sanity import IMAGES_FILE, output_paths, parse_selections, sanity, write_outputs
 
+    out, limit, device = options["out"], options["limit"], options["device"]
     if summary_only:
         paths = write_outputs(out)
     else:
         _positive("limit", limit)
         _positive("steps", steps)
-        _positive("lime-samples", lime_samples)
+        _positive("lime-samples", options["lime_samples"])
         _positive("chunk-size", chunk_size)
-        selections = parse_selections(advise_selection)
-        options = {"model": model, "weights": weights, "methods": check_methods(methods), "data": data,
-                   "subset_seed": subset_seed, "seed": seed, "protocol": protocol,
-                   "scorecam_max_n": _scorecam_max_n(scorecam_max_n), "lime_samples": lime_samples}
+        selections = parse_selections(options["advise_selection"])
         from ..runner.presets import explicit_options
 
-        cfg = sanity_run_config(options, explicit_options(ctx), config)
+        cfg = sanity_run_config(options.config_values(), explicit_options(ctx), options["config"])
         backend_module = select_device(device)
         loaded = load_model(cfg.model, cfg.weights)
         ids, images = load_images(cfg.data, limit, loaded.input_size, cfg.subset_seed)
         provenance = {"data": cfg.data, "subset_seed": cfg.subset_seed, "limit": limit, "images": len(ids),
                       "device": device_name(device), "backend": backend_module.NAME}
-        sanity(loaded, images, cfg.methods, cfg, steps=steps, seed=cfg.seed, out=out, progress=not quiet,
+        sanity(loaded, images, cfg.methods, cfg, steps=steps, seed=cfg.seed, out=out, progress=not options["quiet"],
                image_ids=ids, advise_selections=selections, chunk_size=chunk_size, provenance=provenance)
         paths = {"images": Path(out) / IMAGES_FILE, **output_paths(out)}  # sanity() has written them
     import pandas as pd
@@ -233,35 +178,24 @@ def sanity_command(
     typer.echo("written: " + ", ".join(str(p) for p in paths.values()))
 
 
+@takes_options("show")
 def show_command(
     image: Annotated[Path, typer.Argument(help="image file to explain")],
-    model: Annotated[str, typer.Option(help=MODEL_HELP)] = "mobilenet_v2",
-    weights: Annotated[str, typer.Option(help=WEIGHTS_HELP)] = "imagenet",
-    methods: Annotated[list[str] | None, typer.Option("--methods", "-m", help=METHOD_HELP)] = None,
-    out: Annotated[Path | None, typer.Option(help="PNG to write")] = None,
-    scorecam_max_n: Annotated[int | None, typer.Option(help=MAX_N_HELP)] = None,
-    lime_samples: Annotated[int, typer.Option(help="LIME perturbation samples")] = 1000,
-    advise_selection: Annotated[str, typer.Option(help=SELECTION_HELP)] = "oracle-avx",
-    protocol: Annotated[str, typer.Option(help="protocol a scoring selection uses: reference | corrected")] = "reference",
-    backend: BackendOption = None,
+    options: GivenOptions = None,
 ):
     """One figure: the image, every method's map, ADVISE's groups and its unit-score histogram."""
-    from ..config import RunConfig
     from ..data import load_image
     from ..models.zoo import get_spec, load_model
     from .figures import show
 
-    _positive("lime-samples", lime_samples)
-    _positive("scorecam-max-n", scorecam_max_n)
-    methods = check_methods(methods)
-    config = RunConfig(scorecam_max_n=scorecam_max_n, lime_samples=lime_samples, advise_selection=advise_selection,
-                       protocol=protocol)
-    out = out or Path(f"{Path(image).stem}_explained.png")
+    _positive("lime-samples", options["lime_samples"])
+    config = options.run_config()
+    out = options["out"] or Path(f"{Path(image).stem}_explained.png")
     if out.suffix.lower() != ".png":  # checked before the (slow) model load
         raise UserError(f"--out {out}: expected a .png path")
     if not Path(image).is_file():
         raise UserError(f"{image}: no such image file")
-    pixels = load_image(image, get_spec(model).input_size)  # ImageError (a UserError) on a bad file
-    loaded = load_model(model, weights)
-    path = show(loaded, pixels, methods, out, config)
+    pixels = load_image(image, get_spec(config.model).input_size)  # ImageError (a UserError) on a bad file
+    loaded = load_model(config.model, config.weights)
+    path = show(loaded, pixels, config.methods, out, config)
     typer.echo(f"written: {path}")

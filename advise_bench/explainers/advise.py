@@ -31,11 +31,12 @@ import time
 import numpy as np
 
 from ..errors import UserError
+from ..run_options import DEFAULT_SELECTION
 from .base import Explainer, finalize_maps
 from .explanation import Explanation
 from .grouping import GROUPINGS, group_maps, unit_scores, unit_scores_batch
 from .registry import register
-from .selection import DEFAULT_SELECTION, SELECTIONS, get_selection
+from .selection import SELECTIONS, get_selection
 
 RELEVANCE_SOURCES = ("activations", "gradients")
 KDE_INPUTS = ("float32", "float64")

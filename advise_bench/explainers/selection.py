@@ -81,7 +81,6 @@ class OracleAVX(CandidateSelection):
 
 
 SELECTIONS: dict[str, CandidateSelection] = {s.name: s for s in (OracleAVX(), MaxKey(), AllCandidates())}
-DEFAULT_SELECTION = "oracle-avx"  # the ADVISE reference code's rule
 
 
 def get_selection(name: str) -> CandidateSelection:
