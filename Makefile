@@ -104,20 +104,9 @@ reference-claims: install
 	  --out $(REF_DIR)/sanity
 
 # Every committed report, ablation summary and sanity summary rebuilt from the committed rows; no model is loaded.
-REF_MODELS = mobilenet mobilenet_v2
+# The jobs run side by side, one per core.
 reports: install
-	@for m in $(REF_MODELS); do \
-	  d=results/reference/$$m; \
-	  $(BIN)/advise-bench report $$d --plot $$(for c in $$d/controls/*/; do ls $$c*/run*.json >/dev/null 2>&1 && printf -- '--control %s ' $${c%/}; done) >/dev/null && echo "rebuilt $$d"; \
-	  for sub in corrected rerun; do \
-	    r=$$d/$$sub/$$m; [ -f $$r/table1.csv ] || continue; \
-	    $(BIN)/advise-bench report $$r --plot $$(for c in $$d/$$sub/controls/*/; do ls $$c*/run*.json >/dev/null 2>&1 && printf -- '--control %s ' $${c%/}; done) >/dev/null && echo "rebuilt $$r"; \
-	  done; \
-	  if [ -f $$d/ablation/ablation_avx.csv ]; then \
-	    $(BIN)/advise-bench ablate --summary-only --out $$d $$(for c in $$d/controls/*/; do [ -d $$c/ablation ] && printf -- '--control %s ' $${c%/}; done) >/dev/null && echo "rebuilt $$d/ablation"; fi; \
-	  if [ -f $$d/sanity/sanity_images.csv ]; then \
-	    $(BIN)/advise-bench sanity --summary-only --out $$d/sanity >/dev/null && echo "rebuilt $$d/sanity"; fi; \
-	done
+	$(BIN)/python scripts/rebuild_reports.py
 
 # Every benchmark, from the repository root (as every script runs).
 bench: install
