@@ -18,6 +18,7 @@ import sys
 REFERENCE_MAPS = ("random", "centre", "keep-all")
 REFERENCE_FAMILY = "reference"
 SHUFFLED_SUFFIX = "-shuffled"
+ADVISE = "advise"  # the method the paper proposes: the report compares every other method with it
 CHANCE = "random"  # the map every method's skill over chance is measured against
 PROBE = "keep-all"  # the map built to game the metrics
 KINDS = ("method", "reference", "shuffled")

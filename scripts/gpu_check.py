@@ -128,7 +128,7 @@ def time_architectures(backend: str, device: str, images: int, architectures, bu
         return
     subprocess.run([sys.executable, "-m", "advise_bench.cli", "report", str(out), "--bootstrap-resamples", "1000"],
                    env=child_env(backend, device), capture_output=True, text=True, cwd=ROOT)
-    from advise_bench.report.table import paper_table
+    from advise_bench.report.paper import paper_table
     from advise_bench.runner.results import load_rows
 
     rows = load_rows(out)

@@ -7,7 +7,7 @@ import pytest
 
 from advise_bench.report import figure
 from advise_bench.report.build import build_report
-from advise_bench.report.table import paper_table
+from advise_bench.report.paper import paper_table
 
 METRICS = ("AD", "SSIM", "FSIM", "MSE", "AVX")
 KEYS = {"ADVISE": "advise", "Grad-CAM": "gradcam", "Grad-CAM++": "gradcam++", "Score-CAM": "scorecam",

@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 
 from advise_bench.report.build import build_report
-from advise_bench.report.table import paper_table
+from advise_bench.report.paper import paper_table
 from advise_bench.runner.results import load_rows
 
 METHOD_FILES = {"advise": "advise", "gradcam": "gradcam", "gradcam++": "gradcampp", "scorecam": "scorecam",

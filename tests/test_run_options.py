@@ -211,9 +211,8 @@ def test_score_takes_runs_options_and_scores_no_reference_maps(monkeypatch, invo
 
     class Scored:
         cfg = type("C", (), {"methods": ("mine",)})
-
-        def unmatched_maps(self):
-            return 0
+        records = ()
+        maps = type("M", (), {"unmatched": staticmethod(lambda records: 0)})
 
         def path(self, method):
             return tmp_path / f"{method}.csv"

@@ -195,7 +195,8 @@ def test_parse_shard(monkeypatch):
 def test_report_compares_with_the_paper():
     import numpy as np
 
-    from advise_bench.report.table import paper_markdown, paper_table, with_paper
+    from advise_bench.report.paper import paper_table
+    from advise_bench.report.table import paper_markdown, with_paper
 
     paper = paper_table()
     assert len(paper) == 24 and set(paper.architecture) == {"alexnet", "vgg16", "resnet50", "xception"}

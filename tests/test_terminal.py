@@ -10,7 +10,7 @@ from typer.testing import CliRunner
 from advise_bench.cli import app
 from advise_bench.report.build import build_report, terminal_summary
 from advise_bench.report.format import format_number
-from advise_bench.report.table import paper_table
+from advise_bench.report.paper import paper_table
 
 METHODS = ("advise", "gradcam", "gradcam++", "scorecam", "layercam", "lime", "random", "centre", "keep-all")
 ANSI = re.compile(r"\x1b\[[0-9;]*m")

@@ -160,9 +160,9 @@ def summarize_ablation(root: str | Path, controls=(), n_resamples: int = stats.B
                        seed: int = stats.BOOTSTRAP_SEED) -> pd.DataFrame:
     """Rebuild every output of the module docstring from the rows under ``root`` (and each control
     folder); returns the ``ablation_avx.csv`` table."""
+    from ..method_kinds import ADVISE
     from ..report.compare import compare_with_advise
     from ..report.controls import compare_controls
-    from ..report.table import ADVISE
 
     root = Path(root)
     control_roots = [control_ablation_dir(c) for c in controls]

@@ -30,7 +30,15 @@ from ..method_kinds import CHANCE, PROBE, REFERENCE_MAPS, display_name, method_k
 from ..metrics.core import METRICS, MetricInfo
 from ..metrics.summary import MeanCI
 from . import stats
-from .compare import BLOCK, method_order_key, paired, per_image, significant_side, trained_ok_rows, verdict
+from .compare import (
+    BLOCK,
+    add_holm_verdicts,
+    method_order_key,
+    paired,
+    per_image,
+    significant_side,
+    trained_ok_rows,
+)
 from .format import format_difference_ci, format_number, format_p, markdown_table
 
 # Below 6 pairs the two-sided Wilcoxon test cannot reach p < 0.05: the chance test cannot pass, so it is not run.
@@ -84,11 +92,7 @@ def chance_comparisons(rows: pd.DataFrame, n_resamples: int = stats.BOOTSTRAP_RE
                                     "method": display_name(method), "against": kind,
                                     "reference": display_name(reference),
                                     **paired(wide[method], wide[reference], higher, n_resamples, seed)})
-        family = records[start:]
-        for rec, p in zip(family, stats.holm([r["wilcoxon_p"] for r in family]), strict=True):
-            rec["holm_p"] = p
-            rec["verdict"] = verdict(p, rec["ci_low"], rec["ci_high"], rec["direction"] == "higher is better",
-                                     rec["reference"])
+        add_holm_verdicts(records[start:], "reference")
     columns = ["model", "protocol", "metric", "direction", "method", "against", "reference", "n_pairs",
                "subject_mean", "reference_mean", "mean_diff", "ci_low", "ci_high", "wins", "ties", "losses",
                "wilcoxon_p", "holm_p", "verdict"]

@@ -9,18 +9,12 @@ import numpy as np
 import pandas as pd
 
 from ..columns import metric_columns, numeric
-from ..method_kinds import display_name, method_kind, method_order
+from ..method_kinds import ADVISE, display_name, method_kind, method_order
 from ..metrics.core import METRICS, STATUS_OK
+from ..runner.results import untrained_mask
 from . import stats
 from .format import format_difference_ci, format_number, format_p, markdown_table
-from .table import (
-    ADVISE,
-    PAPER_TIE_FOOTNOTE,
-    paper_architecture,
-    paper_architectures,
-    paper_table,
-    untrained_mask,
-)
+from .paper import PAPER_TIE_FOOTNOTE, paper_architecture, paper_architectures, paper_table
 
 ALPHA = 0.05
 # Two per-image values closer than this are a tie (both scored the same; CSV round trips are exact).
@@ -79,6 +73,15 @@ def paired(a: pd.Series, b: pd.Series, higher_is_better: bool, n_resamples: int 
             "losses": int((good < -TIE_TOLERANCE).sum()), "wilcoxon_p": stats.wilcoxon_p(d)}
 
 
+def add_holm_verdicts(family: list[dict], reference_key: str) -> None:
+    """Holm's correction over one family of paired comparisons (``holm_p``) and each one's verdict against the
+    record's ``reference_key`` (in place)."""
+    for rec, p in zip(family, stats.holm([r["wilcoxon_p"] for r in family]), strict=True):
+        rec["holm_p"] = p
+        rec["verdict"] = verdict(p, rec["ci_low"], rec["ci_high"], rec["direction"] == "higher is better",
+                                 rec[reference_key])
+
+
 def compare_with_advise(
     rows: pd.DataFrame, n_resamples: int = stats.BOOTSTRAP_RESAMPLES, seed: int = stats.BOOTSTRAP_SEED
 ) -> pd.DataFrame:
@@ -100,11 +103,7 @@ def compare_with_advise(
                                 "direction": "higher is better" if higher else "lower is better",
                                 "baseline": display_name(baseline), **result})
         # One family per model x protocol: every baseline x metric compared there.
-        family = records[start:]
-        for rec, p in zip(family, stats.holm([r["wilcoxon_p"] for r in family]), strict=True):
-            rec["holm_p"] = p
-            rec["verdict"] = verdict(p, rec["ci_low"], rec["ci_high"], rec["direction"] == "higher is better",
-                                     rec["baseline"])
+        add_holm_verdicts(records[start:], "baseline")
     columns = ["model", "protocol", "metric", "direction", "baseline", "n_pairs", "advise_mean", "baseline_mean",
                "mean_diff", "ci_low", "ci_high", "wins", "ties", "losses", "wilcoxon_p", "holm_p", "verdict"]
     return pd.DataFrame(records, columns=columns)

@@ -19,13 +19,12 @@ from pathlib import Path
 import pandas as pd
 
 from ..errors import UserError
-from ..method_kinds import CAM_GROUPS_SELECTION, display_name, method_kind
+from ..method_kinds import ADVISE, CAM_GROUPS_SELECTION, display_name, method_kind
 from ..metrics.core import METRICS
 from ..runner.results import load_rows, read_manifests
 from . import stats
 from .compare import BLOCK, compare_with_advise
 from .format import format_difference_ci, format_number, format_p, markdown_table
-from .table import ADVISE
 
 MAIN = "main ADVISE"
 CAM_SELECTION = CAM_GROUPS_SELECTION  # the oracle a grouped CAM uses

@@ -144,7 +144,7 @@ def n_label(n) -> str:
 
 def title(trained: pd.DataFrame) -> str:
     """The figure's title: what the markers are, and which models the paper has no values for."""
-    from .table import paper_architectures
+    from .paper import paper_architectures
 
     text = "Mean ± 95% CI per method (filled; bars cut at the metric's range)"
     architectures = list(dict.fromkeys(trained["architecture"])) if "architecture" in trained else []

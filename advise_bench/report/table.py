@@ -10,20 +10,17 @@ from ..columns import EXTRA_RATES, OPTIONAL_METRICS, TABLE_METRICS, metric_colum
 from ..method_kinds import KINDS, REFERENCE_MAPS, display_name, method_kind, method_order
 from ..metrics.core import METRICS, STATUS_DEGENERATE_IMAGE, STATUS_DEGENERATE_MAP, STATUS_OK, avx_zero_causes
 from ..metrics.summary import MeanCI
-from ..paths import RESOURCES
-from ..runner.results import UNTRAINED
+from ..runner.results import is_untrained, untrained_mask
 from .format import format_mean_ci, format_number, markdown_table
+from .paper import PAPER_TIE_FOOTNOTE, paper_architecture, paper_table
 
 TIME_COLUMNS = ("time_gpu_s", "time_cpu_s")
 UNTRAINED_NOTE = "untrained: timing only"
-ADVISE = "advise"
 
 CI_FOOTNOTE = ("± is the half-width of the 95% confidence interval of the mean over the n images (Student t); "
                "it is not a standard deviation.")
 PAPER_FOOTNOTE = ("(paper x) is the value published in the paper's Table I (made with the authors' reference code), "
                   "shown only for architectures the paper reports and never for untrained weights.")
-PAPER_TIE_FOOTNOTE = ("In the paper's Table I, LIME's AD, SSIM, FSIM, MSE and AVX repeat Grad-CAM's exactly in all "
-                      "four architectures; only the times differ.")
 STATUS_FOOTNOTE = ("n counts the images scored (status ok). Means use those only: error rows, constant input images "
                    "(degenerate image) and constant maps (degenerate map) are counted, never averaged.")
 TIME_FOOTNOTE = "Time: mean seconds per image (top-1 map) on GPU / CPU; — where no row ran on that device."
@@ -43,22 +40,6 @@ AVX_ZERO_TERM_FOOTNOTE = ("AVX is 0 without the penalty on {detail} (avx_zero_te
                           "negative. The maps the penalty zeroed are counted apart (avx_zero_penalty).")
 UNTRAINED_FOOTNOTE = (f"'{UNTRAINED_NOTE}': the run used --weights random; its metric values say nothing about the "
                       "methods, only its times are meaningful.")
-
-
-def paper_architecture(architecture: str) -> str:
-    """The paper's architecture of a Table I row (``vgg16 (jax)`` is ``vgg16``)."""
-    return str(architecture).split(" (")[0]
-
-
-def is_untrained(weights) -> bool:
-    return str(weights) == UNTRAINED
-
-
-def untrained_mask(frame: pd.DataFrame) -> pd.Series:
-    """Rows made with untrained weights (all False for frames without a ``weights`` column)."""
-    if "weights" not in frame:
-        return pd.Series(False, index=frame.index)
-    return frame["weights"].astype(str).eq(UNTRAINED)
 
 
 def aggregate(rows: pd.DataFrame) -> pd.DataFrame:
@@ -105,14 +86,6 @@ def aggregate(rows: pd.DataFrame) -> pd.DataFrame:
     table["_kind"] = table["kind"].map(KINDS.index)  # the methods, then the reference maps, then the controls
     return (table.sort_values(["architecture", "protocol", "_kind", "_reference", "_position"])
             .drop(columns=["_position", "_kind", "_reference"]).reset_index(drop=True))
-
-
-def paper_table() -> pd.DataFrame:
-    return pd.read_csv(RESOURCES / "paper_table1.csv")
-
-
-def paper_architectures() -> set[str]:
-    return set(paper_table()["architecture"])
 
 
 def with_paper(table: pd.DataFrame) -> pd.DataFrame:

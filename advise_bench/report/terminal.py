@@ -23,12 +23,10 @@ from ..columns import TABLE_METRICS
 from ..metrics.core import METRICS
 from .chance import metric_info
 from .format import MISSING, format_difference_ci, format_number, format_p
+from .paper import paper_architecture, paper_architectures, paper_table
 from .table import (
     CHANCE_BLOCK,
     UNTRAINED_NOTE,
-    paper_architecture,
-    paper_architectures,
-    paper_table,
     table_lines,
 )
 

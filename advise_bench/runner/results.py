@@ -68,3 +68,14 @@ def label_backends(rows: pd.DataFrame) -> pd.DataFrame:
     rows = rows.assign(backend=backend)
     rows.loc[other, "model"] = rows.loc[other, "model"].astype(str) + " (" + backend[other] + ")"
     return rows
+
+
+def is_untrained(weights) -> bool:
+    return str(weights) == UNTRAINED
+
+
+def untrained_mask(frame: pd.DataFrame) -> pd.Series:
+    """Rows made with untrained weights (all False for frames without a ``weights`` column)."""
+    if "weights" not in frame:
+        return pd.Series(False, index=frame.index)
+    return frame["weights"].astype(str).eq(UNTRAINED)
