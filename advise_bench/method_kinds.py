@@ -13,6 +13,7 @@ import time), so the runner and the report agree on names without loading the ex
 
 from __future__ import annotations
 
+import functools
 import sys
 
 REFERENCE_MAPS = ("random", "centre", "keep-all")
@@ -65,20 +66,26 @@ def display_name(method: str) -> str:
         return f"{display_name(base)} (shuffled)"
     if method in BUILTIN:
         return BUILTIN[method][0]
-    registry = sys.modules.get("advise_bench.explainers.registry")
+    registry = sys.modules.get("advise_bench.explainers.registry")  # plugins this process has looked up
     if registry is not None and method in registry.PLUGINS:
         return registry.PLUGINS[method].display_name
-    if ":" in str(method) or not _is_installed_plugin(str(method)):  # scored maps, an old name: as it is
-        return str(method)
-    from .explainers.registry import plugin_display_name  # an installed plugin's class says
-
-    return plugin_display_name(method)
+    return _installed_display_name(str(method))
 
 
-def _is_installed_plugin(name: str) -> bool:
-    from importlib.metadata import entry_points  # metadata only: nothing is imported
+@functools.cache
+def _installed_display_name(name: str) -> str:
+    """An installed plugin's display name, from its class (loaded quietly); any other name as it is (scored maps,
+    a name in an old results file, a plugin that cannot be imported)."""
+    from importlib.metadata import entry_points  # metadata first: nothing is imported for other names
 
-    return any(ep.name == name for ep in entry_points(group=ENTRY_POINT_GROUP))
+    found = [ep for ep in entry_points(group=ENTRY_POINT_GROUP) if ep.name == name]
+    if ":" in name or not found:
+        return name
+    try:
+        shown = getattr(found[0].load(), "display_name", None)
+    except Exception:  # a plugin's import may fail in any way; the report still shows the name
+        return name
+    return shown if isinstance(shown, str) else name
 
 
 def method_order(display_names) -> list:

@@ -15,6 +15,7 @@ import pandas as pd
 import pytest
 
 import advise_bench.explainers.registry as registry
+import advise_bench.method_kinds as method_kinds
 from advise_bench.errors import UserError
 from advise_bench.explainers import (
     EXPLAINERS,
@@ -100,10 +101,10 @@ def plugins(tmp_path, monkeypatch):
     """A folder on sys.path with plugin modules and installed-looking distributions; a fresh registry."""
     monkeypatch.setattr(registry, "PLUGINS", {})
     monkeypatch.setattr(registry, "PLUGIN_SOURCES", {})
-    registry._installed_display_name.cache_clear()
+    method_kinds._installed_display_name.cache_clear()
     monkeypatch.syspath_prepend(str(_write_site(tmp_path / "site", DISTRIBUTIONS)))
     yield tmp_path / "site"
-    registry._installed_display_name.cache_clear()
+    method_kinds._installed_display_name.cache_clear()
     for module in PLUGIN_MODULES:
         sys.modules.pop(module, None)
 

@@ -5,7 +5,6 @@ only matters to a command that asks for it; built-in names always win."""
 
 from __future__ import annotations
 
-import functools
 import importlib
 import inspect
 import os
@@ -177,23 +176,6 @@ def list_methods() -> list[dict]:
                      "source": PLUGIN_SOURCES[name],
                      "options": tuple(cls.config_options)})
     return rows
-
-
-def plugin_display_name(method: str) -> str:
-    """A plugin's display name (an installed one is looked up quietly); any other name passes through. The
-    report's :func:`~advise_bench.method_kinds.display_name` asks here only for names that are not built in."""
-    cls = PLUGINS.get(method)
-    return cls.display_name if cls else _installed_display_name(method)
-
-
-@functools.cache
-def _installed_display_name(method: str) -> str:
-    if ":" in method or not _entry_points(method):
-        return method
-    try:
-        return _load_entry_point(method).display_name
-    except UserError:  # a name in a results file: the report still shows it, by its name
-        return method
 
 
 def get_explainer(name: str, model: LoadedModel, **options) -> Explainer:

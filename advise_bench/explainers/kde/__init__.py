@@ -47,9 +47,10 @@ density returned         last g evaluated            last g evaluated           
 =======================  ==========================  ===============================  ===========
 """
 
-from .estimate import KDEState, ssvkernel_channels, ssvkernel_states, unit_peak_counts, unit_peak_counts_batch
+from .estimate import KDEState, ssvkernel_channels, ssvkernel_states, unit_peak_counts
 from .histogram import distinct_estimates
 from .options import KDEOptions
+from .parallel import unit_peak_counts_batch
 from .peaks import peak_counts_rows
 
 __all__ = [

@@ -113,21 +113,3 @@ def unit_peak_counts(samples, *, options: KDEOptions | None = None, **overrides)
     """
     r = _ssvkernel_batch(samples, resolve_options(options, overrides))
     return peak_counts_rows(r.Y).astype(np.int64)
-
-
-def unit_peak_counts_batch(samples, *, options: KDEOptions | None = None, workers: int | None = None,
-                           **overrides) -> np.ndarray:
-    """:func:`unit_peak_counts` of every image at once: ``samples`` (N, C, Z) -> counts (N, C).
-
-    One estimate for all the rows of all the images, each distinct row once, split over
-    ``workers`` processes (default: ``ADVISE_BENCH_KDE_WORKERS`` or the available cores; see
-    :mod:`.parallel`). The counts equal those of :func:`unit_peak_counts` image by image.
-    """
-    from .parallel import peak_counts
-
-    x = np.asarray(samples)
-    if x.ndim != 3:
-        raise ValueError(f"samples must be (N, C, Z), got shape {x.shape}")
-    n, c, z = x.shape
-    counts = peak_counts(x.reshape(n * c, z), resolve_options(options, overrides), workers)
-    return counts.reshape(n, c)

@@ -32,7 +32,7 @@ import numpy as np
 
 from .estimate import _ssvkernel_batch
 from .histogram import bin_samples
-from .options import KDEOptions
+from .options import KDEOptions, resolve_options
 from .peaks import peak_counts_rows
 
 _MAX_WORKERS = 4
@@ -176,3 +176,19 @@ def _run_parts(parts: list[np.ndarray], options: KDEOptions) -> list[np.ndarray]
 def _shutdown() -> None:
     while _workers:
         _workers.pop().close()
+
+
+def unit_peak_counts_batch(samples, *, options: KDEOptions | None = None, workers: int | None = None,
+                           **overrides) -> np.ndarray:
+    """:func:`unit_peak_counts` of every image at once: ``samples`` (N, C, Z) -> counts (N, C).
+
+    One estimate for all the rows of all the images, each distinct row once, split over
+    ``workers`` processes (default: ``ADVISE_BENCH_KDE_WORKERS`` or the available cores; see
+    :mod:`.parallel`). The counts equal those of :func:`unit_peak_counts` image by image.
+    """
+    x = np.asarray(samples)
+    if x.ndim != 3:
+        raise ValueError(f"samples must be (N, C, Z), got shape {x.shape}")
+    n, c, z = x.shape
+    counts = peak_counts(x.reshape(n * c, z), resolve_options(options, overrides), workers)
+    return counts.reshape(n, c)
