@@ -244,3 +244,39 @@ def test_the_prose_quotes_the_committed_tables(claim):
 def test_the_claims_cover_every_findings_page():
     assert {name for name, _ in CLAIMS.values()} >= {"README.md", "docs/results/mobilenet.md",
                                                      "docs/results/mobilenet_v2.md", "docs/results/other-claims.md"}
+
+
+SHUFFLED_TABLE_METRICS = ("AVX", "deletion_auc", "insertion_auc")
+
+
+def shuffled_table_rows(folder: str = RERUN) -> list[str]:
+    """The rows of other-claims.md's table of each method against its shuffled self, built from chance.csv."""
+    c = _csv(f"{folder}/chance.csv")
+    c = c[c["against"] == "shuffled"]
+    rows = []
+    for method in dict.fromkeys(c["method"]):
+        cells = []
+        for metric in SHUFFLED_TABLE_METRICS:
+            r = c[(c["method"] == method) & (c["metric"] == metric)].iloc[0]
+            cells += [f"{r['subject_mean']:.3f} / {r['reference_mean']:.3f}", f"{ci(r)} {r['verdict']}"]
+        rows.append(f"| {method} | " + " | ".join(cells).replace("-", "−") + " |")
+    return rows
+
+
+def test_the_shuffled_table_is_the_committed_one():
+    text = (ROOT / "docs/results/other-claims.md").read_text()
+    for row in shuffled_table_rows():
+        assert row in text, f"other-claims.md should have the row {row!r}"
+
+
+VALIDITY_ROW = re.compile(r"^\| \S+ [↑↓] \| (passes|fails|chance test)")
+
+
+def test_every_validity_row_quoted_in_the_docs_is_a_committed_reports():
+    """A metric-validity row in a findings page is copied from a committed report.md, never typed."""
+    reported = {line for report in REFERENCE.glob("**/report.md") for line in report.read_text().splitlines()}
+    quoted = [(name, line) for name in ("README.md", *(f"docs/results/{p.name}" for p in
+                                                         (ROOT / "docs/results").glob("*.md")))
+              for line in (ROOT / name).read_text().splitlines() if VALIDITY_ROW.match(line)]
+    assert len(quoted) >= 30
+    assert [q for q in quoted if q[1] not in reported] == []
