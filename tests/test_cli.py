@@ -120,3 +120,14 @@ def test_run_says_which_settings_differ_from_the_papers():
         "6 embedded photos (paper 3,000 ILSVRC validation images)"]
     assert differences_from_paper(RunConfig(model="vgg16", protocol="corrected"), 100) == [
         "protocol corrected (paper reference)", "100 images (paper 3,000 ILSVRC validation images)"]
+
+
+def test_the_cli_starts_without_numpy_pandas_or_keras():
+    """`advise-bench --help` and every command's parsing load only the thin layer: the work is imported when a
+    command runs."""
+    import subprocess
+
+    probe = ("import sys, advise_bench.cli; "
+             "print(sorted(m for m in ('numpy', 'pandas', 'scipy', 'keras') if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"

@@ -21,23 +21,29 @@ import dataclasses
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
-import numpy as np
-import pandas as pd
 import typer
 
-from ..columns import EXTRA_METRIC_COLUMNS, SCORE_COLUMNS
-from ..config import RunConfig
 from ..errors import UserError
-from ..paths import SHARED_TOKEN, shared_dir
-from .fingerprint import FINGERPRINT_COLUMN, fingerprint_counts
-from .run import ExplainedMaps, Run, method_file
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from ..config import RunConfig
+
+# The command is registered when the CLI starts: what a rerun needs (NumPy, pandas, the runner) is imported when
+# it runs, so `advise-bench --help` does not pay for it.
 
 TOLERANCE = 1e-5
 EXPLAINED_TOLERANCE = 1e-3
-# The row's numeric scores (runner/columns.py), the opt-in deletion/insertion AUC included.
-METRICS = tuple(c.name for c in SCORE_COLUMNS + EXTRA_METRIC_COLUMNS if c.type is float)
+
+
+def compared_columns() -> tuple[str, ...]:
+    """The row's numeric scores (columns.py), the opt-in deletion/insertion AUC included."""
+    from ..columns import EXTRA_METRIC_COLUMNS, SCORE_COLUMNS
+
+    return tuple(c.name for c in SCORE_COLUMNS + EXTRA_METRIC_COLUMNS if c.type is float)
 
 
 @dataclass
@@ -99,6 +105,8 @@ def model_folders(results: Path) -> list[Path]:
 
 def recorded_config(folder: Path) -> RunConfig:
     """The run configuration a folder's ``run.json`` records (shards merged), with ``${SHARED}`` expanded."""
+    from ..config import RunConfig
+    from ..paths import SHARED_TOKEN, shared_dir
     from .results import read_manifests
 
     docs = read_manifests(folder)
@@ -120,19 +128,22 @@ def recorded_config(folder: Path) -> RunConfig:
     return RunConfig(**values)
 
 
-class _SampleMaps(ExplainedMaps):
+def _sample_maps(images: set[str]):
     """The explainers' maps of the recorded settings, on the sampled images only."""
+    from .run import ExplainedMaps
 
-    def __init__(self, images: set[str]):
-        self.images = images
+    class SampleMaps(ExplainedMaps):
+        def prepare(self, cfg: RunConfig):
+            protocol, source, records = super().prepare(cfg)
+            return protocol, source, [r for r in records if r.image_id in images]
 
-    def prepare(self, cfg: RunConfig):
-        protocol, source, records = super().prepare(cfg)
-        return protocol, source, [r for r in records if r.image_id in self.images]
+    return SampleMaps()
 
 
 def _read(folder: Path, stem: str) -> pd.DataFrame:
     """Rows of ``<stem>[.shard-*].csv`` in ``folder`` (empty when none)."""
+    import pandas as pd
+
     frames = [pd.read_csv(p, dtype={"image_id": str}) for p in sorted(folder.glob(f"{stem}.csv"))
               + sorted(folder.glob(f"{stem}.shard-*-of-*.csv"))]
     return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
@@ -145,8 +156,11 @@ def _group_sizes(groups: pd.DataFrame, image_id: str, key: str) -> list:
 
 def _max_difference(old: pd.Series, new: pd.Series) -> float:
     """Largest |new - old| over the metric columns both rows carry (NaN in both counts as equal)."""
+    import numpy as np
+    import pandas as pd
+
     worst = 0.0
-    for m in METRICS:
+    for m in compared_columns():
         if m not in old.index or m not in new.index:
             continue
         a, b = pd.to_numeric(pd.Series([old[m], new[m]]), errors="coerce")
@@ -159,6 +173,9 @@ def _max_difference(old: pd.Series, new: pd.Series) -> float:
 def compare_folders(old_dir: Path, new_dir: Path, images: list[str], methods, here: str, tolerance: float,
                     explained_tolerance: float) -> list[MethodCheck]:
     """Per method: the sampled rows of ``old_dir`` against ``new_dir``'s."""
+    from .fingerprint import FINGERPRINT_COLUMN
+    from .run import method_file
+
     checks = []
     for method in methods:
         stem = method_file(method)
@@ -193,7 +210,11 @@ def compare_folders(old_dir: Path, new_dir: Path, images: list[str], methods, he
 def verify_folder(folder: Path, sample: int = 20, seed: int = 0, methods=None, tolerance: float = TOLERANCE,
                   explained_tolerance: float = EXPLAINED_TOLERANCE) -> FolderCheck:
     """Rerun ``sample`` seeded images of one model folder here and compare them with its rows."""
+    import numpy as np
+
+    from .fingerprint import fingerprint_counts
     from .results import load_rows
+    from .run import Run
 
     cfg = recorded_config(folder)
     if methods:
@@ -210,7 +231,7 @@ def verify_folder(folder: Path, sample: int = 20, seed: int = 0, methods=None, t
     rng = np.random.default_rng(seed)
     images = sorted(rng.choice(ids, min(sample, len(ids)), replace=False).tolist())
     with tempfile.TemporaryDirectory(prefix="bench-verify-") as tmp:
-        run = Run(dataclasses.replace(cfg, out=tmp), progress=False, maps=_SampleMaps(set(images)))
+        run = Run(dataclasses.replace(cfg, out=tmp), progress=False, maps=_sample_maps(set(images)))
         missing = set(images) - {r.image_id for r in run.records}
         if missing:
             raise UserError(f"{folder}: the recorded data no longer has {len(missing)} of the sampled images "
