@@ -270,3 +270,18 @@ def test_bicubic_upsampling_equals_tensorflows(h, w, size):
     maps = np.random.default_rng(h * w).uniform(-1, 2, (3, h, w)).astype(np.float32)
     want = tf.image.resize(maps[..., None], (size, size), method="bicubic").numpy()[..., 0]
     np.testing.assert_allclose(upsample_bicubic(maps, size), want, atol=2e-6)
+
+
+@pytest.mark.slow
+def test_lime_traces_a_network_that_needs_static_image_sides():
+    """AlexNet's adaptive pooling needs the image sides when traced: LIME's compiled batch gives them (it once
+    failed at warm-up, so `run --model alexnet` had no LIME rows)."""
+    from advise_bench.models.zoo import load_model
+
+    with pytest.warns(UserWarning, match="random weights"):
+        model = load_model("alexnet", "random")
+    image = np.random.default_rng(0).integers(0, 256, (1, model.input_size, model.input_size, 3)).astype(np.uint8)
+    lime = get_explainer("lime", model, num_samples=8, batch_size=4)
+    lime.warm_up(image, np.array([[0, 1]]))
+    maps = lime(image, np.array([3]))
+    assert maps.shape == (1, model.input_size, model.input_size) and np.isfinite(maps).all()

@@ -122,8 +122,10 @@ class LIME(Explainer):
             mask = keras.ops.take(keep, segments, axis=1)  # (B, S, S): is the pixel's superpixel kept?
             return net(keras.ops.where(mask[..., None], shown, hidden), training=False)
 
-        signature = [((None, None), "bool"), ((None, None), "int32"), ((None, None, 3), "float32"),
-                     ((None, None, 3), "float32")]
+        # Static image sides: a network whose layers need them (AlexNet's adaptive pooling) traces too.
+        size = self.model.input_size
+        signature = [((None, None), "bool"), ((size, size), "int32"), ((size, size, 3), "float32"),
+                     ((size, size, 3), "float32")]
         return self.model.compile(("lime.outputs", self.score), outputs, signature, [net])
 
     def warm_up(self, images, targets):
