@@ -71,9 +71,12 @@ def _worker(features: Path, repeats: int, n_images: int) -> dict:
         out["kde"][name] = row
     loaded, x, targets = model_images_targets("mobilenet_v2", n_images)
     pairs = list(zip(x, targets, strict=True))
-    for method, kw in (("gradcam", {}), ("advise", {"selection": "max-peaks"})):
+    methods = [("gradcam", "gradcam", {}), ("advise", "advise", {"selection": "max-peaks"})]
+    if _has_compiled(kde):
+        methods.append(("advise_compiled", "advise", {"selection": "max-peaks", "kde_arithmetic": "compiled"}))
+    for key, method, kw in methods:
         e = get_explainer(method, loaded, **kw)
-        out[f"{method}_s"] = median_seconds(lambda p, e=e: e(p[0][None], [p[1]]), pairs)
+        out[f"{key}_s"] = median_seconds(lambda p, e=e: e(p[0][None], [p[1]]), pairs)
     return out
 
 
@@ -153,6 +156,10 @@ def _print(rounds, args) -> None:
         a = med([f(r["after"]) for r in rounds])
         paired = med([f(r["after"]) / f(r["before"]) for r in rounds])
         print(f"{label:52s} {b:9.3f} {a:9.3f} {paired:12.2f}x")
+    if "advise_compiled_s" in rounds[0]["after"]:
+        ratio = med([r["after"]["advise_compiled_s"] / r["after"]["gradcam_s"] for r in rounds])
+        vs_fast = med([r["after"]["advise_compiled_s"] / r["after"]["advise_s"] for r in rounds])
+        print(f"{'MobileNetV2 ADVISE (compiled KDE) / Grad-CAM':52s} {'':9s} {ratio:9.3f} {vs_fast:12.2f}x (vs fast)")
     for name in KDE_MODELS:  # the compiled arithmetic, after only (same process as the after row above)
         if "compiled_one_image_s" not in rounds[0]["after"]["kde"][name]:
             continue
