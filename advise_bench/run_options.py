@@ -174,7 +174,7 @@ OPTIONS: tuple[Option, ...] = (
     Option("advise_grouping", str, "kde", "kde | random (control: permuted unit scores)", ("run", "ablate"),
            paper="ADVISE grouping"),
     Option("advise_last_g_quirk", bool, True, "KDE density at the last bandwidth evaluated, as the MATLAB code"),
-    Option("advise_kde_arithmetic", str, "fast", "fast | reference (same unit scores)"),
+    Option("advise_kde_arithmetic", str, "fast", "fast | reference | compiled (same unit scores; compiled needs numba)"),
     Option("advise_activation_noise", float, 0.0,
            "ADVISE's stability: absolute Gaussian noise of this s.d. on the explained layer's non-zero activations "
            "(README \"Same numbers on every machine\"); 0 = none", (),

@@ -61,14 +61,33 @@ def _worker(features: Path, repeats: int, n_images: int) -> dict:
         if hasattr(kde, "unit_peak_counts_batch"):
             kde.unit_peak_counts_batch(X[:1])
             row["batched_per_image_s"] = min(_seconds(lambda: kde.unit_peak_counts_batch(X)) for _ in range(repeats)) / len(X)
+        if _has_compiled(kde):  # the compiled arithmetic (numba), where the tree and the environment have it
+            kde.unit_peak_counts(X[0], arithmetic="compiled")  # compiles, or loads numba's cache
+            row["compiled_one_image_s"] = min(_seconds(lambda: kde.unit_peak_counts(X[0], arithmetic="compiled"))
+                                              for _ in range(repeats))
+            row["compiled_batched_per_image_s"] = min(
+                _seconds(lambda: kde.unit_peak_counts_batch(X, arithmetic="compiled")) for _ in range(repeats)) / len(X)
         row["exp_floor_s"] = balloon_exp_floor(X[0])[1]
         out["kde"][name] = row
     loaded, x, targets = model_images_targets("mobilenet_v2", n_images)
     pairs = list(zip(x, targets, strict=True))
-    for method, kw in (("gradcam", {}), ("advise", {"selection": "max-peaks"})):
+    methods = [("gradcam", "gradcam", {}), ("advise", "advise", {"selection": "max-peaks"})]
+    if _has_compiled(kde):
+        methods.append(("advise_compiled", "advise", {"selection": "max-peaks", "kde_arithmetic": "compiled"}))
+    for key, method, kw in methods:
         e = get_explainer(method, loaded, **kw)
-        out[f"{method}_s"] = median_seconds(lambda p, e=e: e(p[0][None], [p[1]]), pairs)
+        out[f"{key}_s"] = median_seconds(lambda p, e=e: e(p[0][None], [p[1]]), pairs)
     return out
+
+
+def _has_compiled(kde) -> bool:
+    import importlib.util
+
+    try:
+        from advise_bench.explainers.kde.options import _ARITHMETICS
+    except ImportError:
+        return False
+    return "compiled" in _ARITHMETICS and importlib.util.find_spec("numba") is not None
 
 
 def _seconds(fn) -> float:
@@ -137,8 +156,23 @@ def _print(rounds, args) -> None:
         a = med([f(r["after"]) for r in rounds])
         paired = med([f(r["after"]) / f(r["before"]) for r in rounds])
         print(f"{label:52s} {b:9.3f} {a:9.3f} {paired:12.2f}x")
+    if "advise_compiled_s" in rounds[0]["after"]:
+        ratio = med([r["after"]["advise_compiled_s"] / r["after"]["gradcam_s"] for r in rounds])
+        vs_fast = med([r["after"]["advise_compiled_s"] / r["after"]["advise_s"] for r in rounds])
+        print(f"{'MobileNetV2 ADVISE (compiled KDE) / Grad-CAM':52s} {'':9s} {ratio:9.3f} {vs_fast:12.2f}x (vs fast)")
+    for name in KDE_MODELS:  # the compiled arithmetic, after only (same process as the after row above)
+        if "compiled_one_image_s" not in rounds[0]["after"]["kde"][name]:
+            continue
+        for key, label in (("one_image_s", "one image"), ("batched_per_image_s", f"batched ({args.kde_images} images) per image")):
+            k = rounds[0]["after"]["kde"][name]
+            if f"compiled_{key}" not in k:
+                continue
+            ratio = med([r["after"]["kde"][name][f"compiled_{key}"] / r["after"]["kde"][name]["exp_floor_s"] for r in rounds])
+            vs_fast = med([r["after"]["kde"][name][f"compiled_{key}"] / r["after"]["kde"][name][key] for r in rounds])
+            print(f"{name + ' KDE compiled ' + label + ' / floor':52s} {'':9s} {ratio:9.3f} {vs_fast:12.2f}x (vs fast)")
     print("medians over the rounds; after/before is the median of each round's paired ratio. 'before' has no batched")
     print("KDE: its batched row is its one-image time. Floor: the balloon's exponentials at NumPy's full speed, one core.")
+    print("compiled rows: the 'after' tree's compiled arithmetic (numba), and its ratio to the after tree's fast arithmetic.")
 
 
 if __name__ == "__main__":

@@ -21,6 +21,7 @@ settles every such decision in the reference arithmetic: it is compared with the
 from __future__ import annotations
 
 import importlib
+import importlib.util
 import types
 
 import numpy as np
@@ -245,10 +246,16 @@ def test_z196_layer_matches_oracle(oracle, z196_features):
     assert r["compared"] >= 100 and r["worst"] <= 1e-9 and r["agree"] == r["compared"]
 
 
+_COMPILED = pytest.param("compiled", marks=pytest.mark.skipif(importlib.util.find_spec("numba") is None,
+                                                               reason="the compiled arithmetic needs numba"))
+
+
+@pytest.mark.parametrize("arithmetic", ["fast", _COMPILED])
 @pytest.mark.parametrize("layer", ["out_relu", "z196"])
-def test_fast_arithmetic_takes_the_reference_path(out_relu_features, z196_features, layer):
-    """Fast vs reference arithmetic on every channel: the same g at every channel (so the same
-    golden-section path), the same iteration count, peak counts, and densities to 1e-12.
+def test_fast_arithmetic_takes_the_reference_path(out_relu_features, z196_features, layer, arithmetic):
+    """Fast (and compiled) vs reference arithmetic on every channel of real feature maps: the same g at
+    every channel (so the same golden-section path), the same iteration count, peak counts, and
+    densities to 1e-12.
 
     The reference arithmetic is bit-identical to ssdensity (tests above), so this extends the
     oracle to all channels without running ssdensity on each.
@@ -256,13 +263,22 @@ def test_fast_arithmetic_takes_the_reference_path(out_relu_features, z196_featur
     maps = out_relu_features[:3].astype(np.float64) if layer == "out_relu" else z196_features
     for X in maps:
         ref = ssvkernel_states(X, arithmetic="reference")
-        fast = ssvkernel_states(X, arithmetic="fast")
+        fast = ssvkernel_states(X, arithmetic=arithmetic)
         for r, f in zip(ref, fast, strict=True):
             assert (r.g == f.g or (np.isnan(r.g) and np.isnan(f.g))) and r.n_iter == f.n_iter
             np.testing.assert_allclose(f.y, r.y, rtol=0, atol=1e-12)
         np.testing.assert_array_equal(
-            unit_peak_counts(X, arithmetic="fast"), unit_peak_counts(X, arithmetic="reference")
+            unit_peak_counts(X, arithmetic=arithmetic), unit_peak_counts(X, arithmetic="reference")
         )
+
+
+def test_compiled_arithmetic_without_numba_says_so(monkeypatch):
+    """Without numba the compiled arithmetic fails with an error that names the missing package."""
+    from advise_bench.explainers.kde import compiled
+
+    monkeypatch.setattr(compiled, "numba", None)
+    with pytest.raises(ImportError, match="numba"):
+        unit_peak_counts(np.random.default_rng(0).random((3, 20)), arithmetic="compiled")
 
 
 def test_smoothing_matrix_is_fftkernel():

@@ -26,6 +26,7 @@ themselves, which keeps the number and sizes of the groups but not which units f
 from __future__ import annotations
 
 import hashlib
+import importlib.util
 import time
 
 import numpy as np
@@ -99,14 +100,16 @@ class ADVISE(Explainer):
             raise UserError(f"unknown relevance source {relevance_source!r}; choose {', '.join(RELEVANCE_SOURCES)}")
         if grouping not in GROUPINGS:
             raise UserError(f"unknown ADVISE grouping {grouping!r}; choose {', '.join(GROUPINGS)}")
-        if kde_arithmetic not in ("fast", "reference"):
-            raise UserError(f"unknown KDE arithmetic {kde_arithmetic!r}; choose fast or reference")
+        if kde_arithmetic not in ("fast", "reference", "compiled"):
+            raise UserError(f"unknown KDE arithmetic {kde_arithmetic!r}; choose fast, reference or compiled")
+        if kde_arithmetic == "compiled" and importlib.util.find_spec("numba") is None:
+            raise UserError("the 'compiled' KDE arithmetic needs numba: pip install 'advise-bench[compiled]'")
         model.head(score)  # checks the score name and that the layer separates the network
         self.score, self.relu = score, relu
         self.relevance_source, self.grouping, self.seed = relevance_source, grouping, seed
         self.selection = get_selection(selection)
         self.last_g_quirk = last_g_quirk  # density at the last bandwidth evaluated, as the MATLAB code
-        self.kde_arithmetic = kde_arithmetic  # "fast" or "reference": same scores (see explainers/kde)
+        self.kde_arithmetic = kde_arithmetic  # "fast", "reference" or "compiled": same scores (see explainers/kde)
         if activation_noise < 0:
             raise UserError(f"activation noise must be >= 0, not {activation_noise}")
         self.activation_noise = activation_noise  # the stability measurement (perturb)

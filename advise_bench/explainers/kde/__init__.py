@@ -34,6 +34,9 @@ cost interface (:mod:`.arithmetic`):
   are exactly equal in the reference (see :class:`~.arithmetic.FastCosts`). Tests check that both
   arithmetics visit the same g on every channel and count the same peaks.
 
+A third, ``"compiled"`` (:mod:`.compiled`, optional numba), is the fast arithmetic with its balloon
+estimate, cost and Nadaraya–Watson sums compiled: the same decisions, settled the same way.
+
 Differences between the two reference implementations, and which one is followed here:
 
 =======================  ==========================  ===============================  ===========

@@ -229,6 +229,15 @@ class FastCosts(Costs):
 ARITHMETICS: dict[str, type[Costs]] = {"fast": FastCosts, "reference": ReferenceCosts}
 
 
+def arithmetic_class(name: str) -> type[Costs]:
+    """The :class:`Costs` of an arithmetic by name; ``"compiled"`` (:mod:`.compiled`) is imported on first use."""
+    if name == "compiled":
+        from .compiled import CompiledCosts
+
+        return CompiledCosts
+    return ARITHMETICS[name]
+
+
 @lru_cache(maxsize=1)
 def _thread_pool() -> ThreadPoolExecutor | None:
     """One thread per available core, at most :data:`_MAX_THREADS`; None on one core."""

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .arithmetic import ARITHMETICS
+from .arithmetic import arithmetic_class
 from .grid import _grid
 from .histogram import bin_samples, distinct_estimates
 from .options import KDEOptions, resolve_options
@@ -59,7 +59,7 @@ def _ssvkernel_batch(samples, options: KDEOptions) -> _Run:
     first, same_as = distinct_estimates(L[channels], y_hist[channels])
     run = channels[first]
 
-    arithmetic = ARITHMETICS[options.arithmetic]
+    arithmetic = arithmetic_class(options.arithmetic)
     Lmax = int(L[run].max()) if len(run) else 2
     optws = np.zeros((C, M, Lmax))  # fixed-bandwidth stage, all channels batched
     dt = np.array([_grid(int(n))[1] for n in L[run]])
