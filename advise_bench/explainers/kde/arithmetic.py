@@ -226,16 +226,8 @@ class FastCosts(Costs):
         return Y
 
 
+# "compiled" (compiled.py, optional numba) is FastCosts compiled; estimate.arithmetic_class imports it when asked.
 ARITHMETICS: dict[str, type[Costs]] = {"fast": FastCosts, "reference": ReferenceCosts}
-
-
-def arithmetic_class(name: str) -> type[Costs]:
-    """The :class:`Costs` of an arithmetic by name; ``"compiled"`` (:mod:`.compiled`) is imported on first use."""
-    if name == "compiled":
-        from .compiled import CompiledCosts
-
-        return CompiledCosts
-    return ARITHMETICS[name]
 
 
 @lru_cache(maxsize=1)

@@ -39,7 +39,7 @@ _INV_LN2 = 1.4426950408889634
 _SHIFT = 6755399441055744.0  # 1.5 * 2**52: x + _SHIFT rounds x to an integer held in the low mantissa bits
 _SHIFT_BITS = int(np.float64(_SHIFT).view(np.int64))
 # exp(r) = sum r^i / i!, i <= 13: truncation below 1e-17 on |r| <= ln(2)/2
-_C0, _C1, _C2, _C3, _C4, _C5, _C6, _C7, _C8, _C9, _C10, _C11, _C12, _C13 = (1.0 / math.factorial(i) for i in range(14))
+_TAYLOR = tuple(1.0 / math.factorial(i) for i in range(13, -1, -1))  # 1/13!, ..., 1/1!, 1/0!
 _INV_SQRT_2PI = 1 / _SQRT_2PI
 # During the search the balloon sum skips the bins farther than this many kernel widths from t: their
 # terms are below exp(-_TRUNCATE_SIGMAS^2 / 2) = 1e-24 of a bin's weight, far below the tie tolerance
@@ -65,20 +65,9 @@ if numba is not None:
         t = x * _INV_LN2 + _SHIFT
         k = t - _SHIFT
         r = (x - k * _LN2_HI) - k * _LN2_LO
-        p = _C13
-        p = p * r + _C12
-        p = p * r + _C11
-        p = p * r + _C10
-        p = p * r + _C9
-        p = p * r + _C8
-        p = p * r + _C7
-        p = p * r + _C6
-        p = p * r + _C5
-        p = p * r + _C4
-        p = p * r + _C3
-        p = p * r + _C2
-        p = p * r + _C1
-        p = p * r + _C0
+        p = _TAYLOR[0]
+        for c in _TAYLOR[1:]:  # Horner, highest degree first (unrolled: the tuple is a compile-time constant)
+            p = p * r + c
         two_k = np.int64((np.float64(t).view(np.int64) - _SHIFT_BITS + 1023) << 52).view(np.float64)
         return p * two_k if a > _EXP_FLOOR else 0.0
 

@@ -6,12 +6,22 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .arithmetic import arithmetic_class
+from .arithmetic import ARITHMETICS, Costs
 from .grid import _grid
 from .histogram import bin_samples, distinct_estimates
 from .options import KDEOptions, resolve_options
 from .peaks import peak_counts_rows
 from .search import golden_section
+
+
+def arithmetic_class(name: str) -> type[Costs]:
+    """The :class:`~.arithmetic.Costs` of an arithmetic by name; ``"compiled"`` (:mod:`.compiled`, numba) is
+    imported on first use."""
+    if name == "compiled":
+        from .compiled import CompiledCosts
+
+        return CompiledCosts
+    return ARITHMETICS[name]
 
 
 @dataclass
