@@ -47,8 +47,9 @@ def main() -> None:
     ap.add_argument("--selection", default="oracle-avx")
     args = ap.parse_args()
     manifest = shared_path("ilsvrc3000", "manifest.csv")
+    # ADVISE alone: no reference maps, no shuffled control (the noise is ADVISE's option; they would not change)
     base = dict(model=args.model, data=str(manifest) if manifest else "auto", limit=args.limit, subset_seed=0,
-                methods=("advise",), advise_selection=args.selection)
+                methods=("advise",), advise_selection=args.selection, reference_maps=False, shuffled_control=False)
     folders = {}
     for level in [0.0] + [float(v) for v in args.noise.split(",") if v.strip()]:
         out = args.out / f"noise-{level:g}"
