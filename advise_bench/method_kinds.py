@@ -72,13 +72,19 @@ def display_name(method: str) -> str:
     return _installed_display_name(str(method))
 
 
+def installed_entry_points(name: str | None = None) -> list:
+    """The installed plugins' entry points of :data:`ENTRY_POINT_GROUP` (``name``'s only, if given); metadata
+    only: nothing is imported."""
+    from importlib.metadata import entry_points
+
+    return [ep for ep in entry_points(group=ENTRY_POINT_GROUP) if name is None or ep.name == name]
+
+
 @functools.cache
 def _installed_display_name(name: str) -> str:
     """An installed plugin's display name, from its class (loaded quietly); any other name as it is (scored maps,
     a name in an old results file, a plugin that cannot be imported)."""
-    from importlib.metadata import entry_points  # metadata first: nothing is imported for other names
-
-    found = [ep for ep in entry_points(group=ENTRY_POINT_GROUP) if ep.name == name]
+    found = installed_entry_points(name)  # metadata first: nothing is imported for other names
     if ":" in name or not found:
         return name
     try:

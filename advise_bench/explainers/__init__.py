@@ -1,12 +1,11 @@
 """Explainers, one registry: ``get_explainer(name, model, **options)(images, targets) -> maps``; the built-in six,
 and methods from outside the package (an entry point, or ``package.module:ClassName``)."""
 
-from ..method_kinds import display_name
+from ..method_kinds import ENTRY_POINT_GROUP, display_name
 from . import advise, cam, lime, reference, scorecam  # noqa: F401  (import registers the methods)
 from .base import CAMExplainer, Explainer
 from .explanation import Explanation, Selection, rescale01
 from .registry import (
-    ENTRY_POINT_GROUP,
     EXPLAINERS,
     PLUGINS,
     check_methods,

@@ -14,7 +14,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from ..errors import UserError, one_line
-from ..method_kinds import BUILTIN, ENTRY_POINT_GROUP, REFERENCE_FAMILY, REFERENCE_MAPS
+from ..method_kinds import BUILTIN, REFERENCE_FAMILY, REFERENCE_MAPS, installed_entry_points
 from ..models.zoo import LoadedModel
 from .base import Explainer
 
@@ -33,13 +33,6 @@ def register(cls):
     cls.display_name, cls.family = BUILTIN[cls.name]
     EXPLAINERS[cls.name] = cls
     return cls
-
-
-def _entry_points(name: str | None = None) -> list:
-    """The installed entry points of the group (metadata only: nothing is imported)."""
-    from importlib.metadata import entry_points
-
-    return [ep for ep in entry_points(group=ENTRY_POINT_GROUP) if name is None or ep.name == name]
 
 
 def _entry_point_source(ep) -> str:
@@ -79,7 +72,7 @@ def _adopt(obj, source: str, default_name: str, entry_point: str | None = None) 
 
 
 def _load_entry_point(name: str) -> type[Explainer]:
-    found = _entry_points(name)
+    found = installed_entry_points(name)
     if len({ep.value for ep in found}) > 1:
         raise UserError(f"method {name!r} is claimed by {len(found)} installed entry points: "
                         + "; ".join(_entry_point_source(ep) for ep in found))
@@ -115,7 +108,7 @@ def method_class(method: str) -> type[Explainer]:
         return PLUGINS[method]
     if ":" in method:
         return _load_spec(method)
-    if _entry_points(method):
+    if installed_entry_points(method):
         return _load_entry_point(method)
     raise UserError(f"unknown method {method!r}; {_choices()}")
 
@@ -123,7 +116,7 @@ def method_class(method: str) -> type[Explainer]:
 def method_names() -> tuple[str, ...]:
     """Every name ``-m`` knows now: the built-in methods, plugins looked up so far and installed entry points
     (their metadata only: nothing is imported)."""
-    return tuple(dict.fromkeys([*EXPLAINERS, *PLUGINS, *(ep.name for ep in _entry_points())]))
+    return tuple(dict.fromkeys([*EXPLAINERS, *PLUGINS, *(ep.name for ep in installed_entry_points())]))
 
 
 def _choices() -> str:
@@ -137,7 +130,7 @@ def check_methods(methods: Iterable[str] | None) -> tuple[str, ...]:
     if not names:
         return explainer_names()
     unknown = [m for m in dict.fromkeys(names)
-               if ":" not in m and m not in EXPLAINERS and m not in PLUGINS and not _entry_points(m)]
+               if ":" not in m and m not in EXPLAINERS and m not in PLUGINS and not installed_entry_points(m)]
     if unknown:
         raise UserError(f"unknown method(s) {', '.join(unknown)}; {_choices()}")
     return tuple(dict.fromkeys(method_class(m).name for m in names))
@@ -165,12 +158,12 @@ def list_methods() -> list[dict]:
     rows = [{"name": name, "display_name": cls.display_name, "family": getattr(cls, "family", ""),
              "source": f"built-in ({cls.__module__})", "options": tuple(cls.config_options)}
             for name, cls in sorted(EXPLAINERS.items(), key=lambda kv: kv[0] in REFERENCE_MAPS)]
-    for name in dict.fromkeys(ep.name for ep in _entry_points()):
+    for name in dict.fromkeys(ep.name for ep in installed_entry_points()):
         try:
             cls = _load_entry_point(name) if name not in PLUGINS else PLUGINS[name]
         except UserError as exc:
             rows.append({"name": name, "display_name": "", "source": "; ".join(
-                _entry_point_source(ep) for ep in _entry_points(name)), "options": (), "error": str(exc)})
+                _entry_point_source(ep) for ep in installed_entry_points(name)), "options": (), "error": str(exc)})
             continue
         rows.append({"name": name, "display_name": cls.display_name, "family": getattr(cls, "family", "plugin"),
                      "source": PLUGIN_SOURCES[name],

@@ -223,7 +223,7 @@ def validity_markdown(validity: pd.DataFrame) -> str:
             info = metric_info(r["metric"])
             cells.append([f"{r['metric']} {info.arrow}", str(r["verdict"]), _rank_cell(r, "random"),
                           _rank_cell(r, "centre"), _rank_cell(r, "keep-all"),
-                          f"{_display(r['best_method'])} ({format_number(r['best_mean'], 3)} ± "
+                          f"{display_name(str(r['best_method']))} ({format_number(r['best_mean'], 3)} ± "
                           f"{format_number(r['best_ci95'], 3)})",
                           f"{_count(r.get('beat_random'))} / {_count(r.get('lose_to_random'))} of {int(r['n_methods'])}",
                           format_difference_ci(r.get("median_mean_diff"), r.get("median_ci_low"),
@@ -247,10 +247,6 @@ VALIDITY_NOTES = (
     "Beat random / lose to it: real methods significantly better / worse than random on the metric (the report's "
     "rule: Holm over every comparison of the block in chance.csv, CI wholly on one side).",
 )
-
-
-def _display(method) -> str:
-    return display_name(str(method))
 
 
 def _count(value) -> str:

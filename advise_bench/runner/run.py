@@ -301,7 +301,7 @@ class Run:
         self.maps.warm_up(x, np.argsort(-self.model.predict(x), axis=1)[:, :2])
 
     def base_row(self, r, method: str) -> dict:
-        """The columns every row of ``method`` for image record ``r`` has (runner/columns.py's identity)."""
+        """The columns every row of ``method`` for image record ``r`` has (columns.py's identity columns)."""
         return make_row(
             image_id=r.image_id, file=portable_path(r.path), label=r.label, method=method, model=self.model.name,
             protocol=self.protocol.name, device=self.device, backend=self.backend,
@@ -312,7 +312,7 @@ class Run:
         """An error (or degenerate) row of each method for each record, saying why in one line."""
         from ..metrics.core import STATUS_ERROR
 
-        return [make_row(**self.base_row(r, m), status=status or STATUS_ERROR, error=reason)
+        return [{**self.base_row(r, m), "status": status or STATUS_ERROR, "error": reason}
                 for r in records for m in methods]
 
     def _method_rows(self, method: str, records, images: dict, bad: dict, probs: dict) -> list[dict]:
@@ -324,7 +324,8 @@ class Run:
         # A constant image would score a meaningless perfect AVX with any map: not explained, not averaged.
         flat = [r for r in records if r.image_id in images and is_degenerate_image(images[r.image_id])]
         rows += self.error_rows(flat, names, STATUS_MESSAGES[STATUS_DEGENERATE_IMAGE], STATUS_DEGENERATE_IMAGE)
-        ok = [r for r in records if r.image_id in images and r.image_id not in {f.image_id for f in flat}]
+        flat_ids = {r.image_id for r in flat}
+        ok = [r for r in records if r.image_id in images and r.image_id not in flat_ids]
         if not ok:
             return rows
         try:

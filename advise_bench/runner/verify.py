@@ -18,6 +18,7 @@ disagreement -- every disagreement when the fingerprints match -- is unexplained
 from __future__ import annotations
 
 import dataclasses
+import functools
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -39,6 +40,7 @@ TOLERANCE = 1e-5
 EXPLAINED_TOLERANCE = 1e-3
 
 
+@functools.cache
 def compared_columns() -> tuple[str, ...]:
     """The row's numeric scores (columns.py), the opt-in deletion/insertion AUC included."""
     from ..columns import EXTRA_METRIC_COLUMNS, SCORE_COLUMNS
