@@ -72,7 +72,7 @@ reference-rerun: install
 	$(BIN)/advise-bench report $(RERUN_DIR)/$(REF_MODEL) --plot
 
 # The paper's other claims on the reference images: the corrected protocol (first REF_CORRECTED_LIMIT images, the
-# three ADVISE controls), the noise/ReLU ablation (first REF_ABLATION_LIMIT, with the ADVISE random-grouping and
+# three ADVISE controls, and its one-run set with the shuffled controls), the noise/ReLU ablation (first REF_ABLATION_LIMIT, with the ADVISE random-grouping and
 # CAM-oracle controls) and the sanity check (first REF_SANITY_LIMIT). Resumable.
 REF_CORRECTED_LIMIT ?= 300
 REF_ABLATION_LIMIT ?= 100
@@ -87,8 +87,13 @@ ABLATION_CONTROLS = random-grouping cam-oracle
 # control exactly (the same seed gives the same groups of the same terms), and under a global-average-pooling
 # head (the MobileNets) Layer-CAM's maps are Grad-CAM++'s. For a model without one, add layercam.
 ABLATION_CAM_ORACLE = -m gradcam++,scorecam --cam-groups like-advise
+# The corrected protocol's one-run set: the six methods, their shuffled controls and the reference maps together.
+CORRECTED_RERUN = $(BIN)/advise-bench run --config configs/$(REF_MODEL).toml --limit $(REF_CORRECTED_LIMIT) \
+                  --protocol corrected --quiet --out $(CORRECTED_DIR)/rerun
 reference-claims: install
 	$(CORRECTED_RUN) --out $(CORRECTED_DIR)
+	$(CORRECTED_RERUN)
+	$(BIN)/advise-bench report $(CORRECTED_DIR)/rerun/$(REF_MODEL) --plot
 	$(CORRECTED_RUN) -m random,centre,keep-all --out $(CORRECTED_DIR)
 	$(CORRECTED_RUN) -m advise --advise-grouping random --out $(CORRECTED_DIR)/controls/random-grouping
 	$(CORRECTED_RUN) -m advise --advise-selection max-peaks --out $(CORRECTED_DIR)/controls/max-peaks

@@ -175,10 +175,6 @@ OPTIONS: tuple[Option, ...] = (
            paper="ADVISE grouping"),
     Option("advise_last_g_quirk", bool, True, "KDE density at the last bandwidth evaluated, as the MATLAB code"),
     Option("advise_kde_arithmetic", str, "fast", "fast | reference | compiled (same unit scores; compiled needs numba)"),
-    Option("advise_activation_noise", float, 0.0,
-           "ADVISE's stability: absolute Gaussian noise of this s.d. on the explained layer's non-zero activations "
-           "(README \"Same numbers on every machine\"); 0 = none", (),
-           note="preset key"),
     Option("advise_kde_input", str, "float32",
            "float64: ADVISE's KDE scores the explained layer computed in float64 (a float64 copy of the network up "
            "to it); its maps stay float32. Makes the groups the same across float32 kernel paths", (),
@@ -195,6 +191,11 @@ OPTIONS: tuple[Option, ...] = (
     Option("scorecam_max_n", int | None, None, "Faster-Score-CAM: keep the N most varied channels; 0: all "
            "(full Score-CAM)", ("run", "ablate", "sanity", "show"), parse=scorecam_channels,
            paper="Score-CAM channels", per_command={"sanity": Override(QUICK, default=64)}),
+    # the stability measurement (docs/methods.md, "Same numbers on every machine"; scripts/stability.py)
+    Option("activation_noise", float, 0.0,
+           "stability: absolute Gaussian noise of this s.d. on the explained layer's non-zero activations, seeded "
+           "per image, seen by ADVISE and the CAM family (1e-5 separates two machines' float32 kernels); 0 = none",
+           paper="activation noise"),
     # what a run scores besides Table I
     Option("extra_metrics", tuple[str, ...], (), "opt-in metrics, comma list: deletion,insertion", ("run", "score"),
            cli_type=str | None, cli_default=None, parse="advise_bench.metrics.faithfulness:parse_extra_metrics"),

@@ -16,11 +16,11 @@ from advise_bench.runner.results import load_rows
 
 REFERENCE = Path(__file__).resolve().parents[1] / "results" / "reference"
 MODELS = sorted(p.name for p in REFERENCE.iterdir() if (p / "table1.csv").exists()) if REFERENCE.is_dir() else []
-# Report folders: each main run, and each corrected-protocol run (<model>/corrected/<model>).
-# Report folders: each main run, each corrected-protocol run (<model>/corrected/<model>) and the one-run set that
-# is to replace the main rows (<model>/rerun/<model>).
+# Report folders: each main run, each corrected-protocol run (<model>/corrected/<model>) and the one-run sets, the
+# one that is to replace the main rows (<model>/rerun/<model>) and the corrected protocol's
+# (<model>/corrected/rerun/<model>).
 REPORTS = [(m, Path(m)) for m in MODELS] + [(f"{m}/{sub}", Path(m) / sub / m) for m in MODELS
-                                            for sub in ("corrected", "rerun")
+                                            for sub in ("corrected", "rerun", "corrected/rerun")
                                             if (REFERENCE / m / sub / m / "table1.csv").exists()]
 ABLATIONS = [m for m in MODELS if (REFERENCE / m / "ablation" / "ablation_avx.csv").exists()]
 SANITY = [m for m in MODELS if (REFERENCE / m / "sanity" / "sanity_verdicts.csv").exists()]

@@ -72,7 +72,7 @@ def test_every_run_config_field_is_a_run_option_or_says_where_it_is_set(commands
         option = BY_NAME[f.name]
         if "run" in option.commands:
             assert f.name in run_params, f.name
-        else:  # e.g. relu: set by ablate; advise_activation_noise: a preset key
+        else:  # e.g. relu: set by ablate; advise_kde_input: a preset key
             assert option.note and f.name not in run_params, f.name
 
 

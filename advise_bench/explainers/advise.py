@@ -25,7 +25,6 @@ themselves, which keeps the number and sizes of the groups but not which units f
 
 from __future__ import annotations
 
-import hashlib
 import importlib.util
 import time
 
@@ -33,7 +32,7 @@ import numpy as np
 
 from ..errors import UserError
 from ..run_options import DEFAULT_SELECTION
-from .base import Explainer, finalize_maps
+from .base import Explainer, check_noise, finalize_maps, perturb_activations
 from .explanation import Explanation
 from .grouping import GROUPINGS, group_maps, unit_scores, unit_scores_batch
 from .registry import register
@@ -79,7 +78,7 @@ class ADVISE(Explainer):
     config_options = {"score": "score", "relu": "relu", "advise_source": "relevance_source",
                       "advise_selection": "selection", "advise_grouping": "grouping", "seed": "seed",
                       "advise_last_g_quirk": "last_g_quirk", "advise_kde_arithmetic": "kde_arithmetic",
-                      "advise_activation_noise": "activation_noise", "advise_kde_input": "kde_input"}
+                      "activation_noise": "activation_noise", "advise_kde_input": "kde_input"}
 
     def __init__(
         self,
@@ -110,9 +109,7 @@ class ADVISE(Explainer):
         self.selection = get_selection(selection)
         self.last_g_quirk = last_g_quirk  # density at the last bandwidth evaluated, as the MATLAB code
         self.kde_arithmetic = kde_arithmetic  # "fast", "reference" or "compiled": same scores (see explainers/kde)
-        if activation_noise < 0:
-            raise UserError(f"activation noise must be >= 0, not {activation_noise}")
-        self.activation_noise = activation_noise  # the stability measurement (perturb)
+        self.activation_noise = check_noise(activation_noise)  # the stability measurement (perturb)
         if kde_input not in KDE_INPUTS:
             raise UserError(f"unknown KDE input {kde_input!r}; choose {', '.join(KDE_INPUTS)}")
         self.kde_input = kde_input
@@ -149,18 +146,8 @@ class ADVISE(Explainer):
         return np.asarray(acts, np.float64), np.asarray(grads, np.float64)
 
     def perturb(self, acts: np.ndarray, images: np.ndarray) -> np.ndarray:
-        """The activations with ``activation_noise`` (absolute, Gaussian s.d.) added to their non-zero values, seeded
-        by ``seed`` and each image's pixels; unchanged without noise. A measurement of ADVISE's stability at the
-        scale that separates two machines' float32 kernels (~1e-5): exact zeros (ReLU) stay zero, as they do on
-        every machine."""
-        if not self.activation_noise:
-            return acts
-        out = np.array(acts, dtype=np.float32, copy=True)
-        for i, image in enumerate(np.asarray(images)):
-            key = int.from_bytes(hashlib.sha256(np.ascontiguousarray(image).tobytes()).digest()[:8], "little")
-            noise = np.random.default_rng([self.seed, key]).normal(0.0, self.activation_noise, out[i].shape)
-            out[i] = np.where(out[i] != 0, out[i] + noise, 0).astype(np.float32)
-        return out
+        """``acts`` with this explainer's ``activation_noise`` (:func:`~.base.perturb_activations`)."""
+        return perturb_activations(acts, images, self.activation_noise, self.seed)
 
     def unit_scores(self, samples_hwc: np.ndarray) -> np.ndarray:
         """Peak count of every unit; ``samples_hwc`` is one image's (h, w, C) activations or gradients."""

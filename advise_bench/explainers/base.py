@@ -28,6 +28,7 @@ the input size, then clip.
 from __future__ import annotations
 
 import functools
+import hashlib
 import time
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
@@ -92,6 +93,28 @@ def finalize_maps(low_res: np.ndarray, size: int) -> np.ndarray:
     """
     maps = upsample_bicubic(rescale01(low_res), size)
     return np.clip(maps, 0.0, 1.0)
+
+
+def perturb_activations(acts: np.ndarray, images: np.ndarray, noise: float, seed: int) -> np.ndarray:
+    """``acts`` (N, h, w, C) with absolute Gaussian noise of s.d. ``noise`` added to their non-zero values,
+    seeded by ``seed`` and each image's pixels (so shards, resumes and every method see the same noise);
+    ``acts`` itself when ``noise`` is 0. The stability measurement (``--activation-noise``): ~1e-5 is
+    the scale that separates two machines' float32 kernels. Exact zeros (ReLU) stay zero, as they do on
+    every machine."""
+    if not noise:
+        return acts
+    out = np.array(acts, dtype=np.float32, copy=True)
+    for i, image in enumerate(np.asarray(images)):
+        key = int.from_bytes(hashlib.sha256(np.ascontiguousarray(image).tobytes()).digest()[:8], "little")
+        drawn = np.random.default_rng([seed, key]).normal(0.0, noise, out[i].shape)
+        out[i] = np.where(out[i] != 0, out[i] + drawn, 0).astype(np.float32)
+    return out
+
+
+def check_noise(noise: float) -> float:
+    if noise < 0:
+        raise UserError(f"activation noise must be >= 0, not {noise}")
+    return noise
 
 
 def check_batch(images, targets, size: int) -> tuple[np.ndarray, np.ndarray]:
@@ -244,20 +267,22 @@ class CAMExplainer(Explainer):
     """
 
     family = "cam"
-    config_options = {"relu": "relu", "cam_groups": "groups", "seed": "seed"}
+    config_options = {"relu": "relu", "cam_groups": "groups", "seed": "seed", "activation_noise": "activation_noise"}
     selection = get_selection(CAM_GROUPS_SELECTION)
 
-    def __init__(self, model: LoadedModel, relu: bool = True, groups: str = "none", seed: int = 0):
+    def __init__(self, model: LoadedModel, relu: bool = True, groups: str = "none", seed: int = 0,
+                 activation_noise: float = 0.0):
         super().__init__(model)
         if groups not in CAM_GROUPINGS:
             raise UserError(f"unknown CAM grouping {groups!r}; choose {', '.join(CAM_GROUPINGS)}")
         self.relu, self.groups, self.seed = relu, groups, seed
+        self.activation_noise = check_noise(activation_noise)  # the stability measurement
         # A grouped CAM has several candidates, matched across targets by their group label.
         self.candidate_key = "group" if groups == "like-advise" else None
 
     def prepare(self, images) -> CAMInputs:
         inputs = self.model.preprocess(images)
-        acts = self.model.feature_map(inputs)
+        acts = perturb_activations(self.model.feature_map(inputs), images, self.activation_noise, self.seed)
         labels = unit_scores_batch(acts, "random", self.seed) if self.groups == "like-advise" else None
         return CAMInputs(inputs, acts, self.prepare_state(inputs, acts), labels)
 

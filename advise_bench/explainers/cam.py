@@ -24,8 +24,9 @@ class GradientCAM(CAMExplainer):
 
     config_options = {**CAMExplainer.config_options, "score": "score"}
 
-    def __init__(self, model, score: str = "probability", relu: bool = True, groups: str = "none", seed: int = 0):
-        super().__init__(model, relu, groups, seed)
+    def __init__(self, model, score: str = "probability", relu: bool = True, groups: str = "none", seed: int = 0,
+                 activation_noise: float = 0.0):
+        super().__init__(model, relu, groups, seed, activation_noise)
         model.head(score)  # checks the score name and that the layer separates the network
         self.score = score
 

@@ -57,8 +57,8 @@ class ScoreCAM(CAMExplainer):
     config_options = {**CAMExplainer.config_options, "scorecam_batch_size": "batch_size", "scorecam_max_n": "max_n"}
 
     def __init__(self, model, relu: bool = True, batch_size: int = 32, max_n: int | None = None,
-                 groups: str = "none", seed: int = 0):
-        super().__init__(model, relu, groups, seed)
+                 groups: str = "none", seed: int = 0, activation_noise: float = 0.0):
+        super().__init__(model, relu, groups, seed, activation_noise)
         if batch_size < 1:
             raise UserError("--scorecam-batch-size must be >= 1")
         if max_n is not None and max_n < 1:
