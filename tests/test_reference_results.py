@@ -1,6 +1,7 @@
 """The committed reference results rebuild byte for byte from the committed per-image CSVs:
 `advise-bench report results/reference/<model>` (and its controls) for the main runs and the corrected-protocol
-runs (`<model>/corrected/<model>`, controls in `<model>/corrected/controls/`), the ablation's tables from its
+runs (`<model>/corrected/<model>`, controls in `<model>/corrected/controls/`), the one-run sets (`<model>/rerun/<model>`,
+`<model>/corrected/rerun/<model>`), the ablation's tables from its
 folders (`<model>/ablation/`, with the controls that have an ablation), the sanity check's from its per-image rows."""
 
 import shutil
