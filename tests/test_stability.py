@@ -50,3 +50,23 @@ def test_cam_under_noise_sees_the_same_perturbed_activations(tiny_case):
     np.testing.assert_array_equal(GradCAM(loaded, activation_noise=0.0).explain(x, [0, 1]), clean_maps)
     diff = np.abs(noisy_maps - clean_maps)
     assert 0 < diff.max() < 1e-2
+
+
+def test_float64_kde_input(tiny_case):
+    """--advise-kde-input float64: the KDE scores float64 activations of a float64 copy of the network (within
+    float32 rounding of the float32 ones); the maps still come from the float32 activations."""
+    from advise_bench.explainers.advise import float64_feature_map
+
+    loaded, x = tiny_case
+    inputs = loaded.preprocess(x)
+    a64 = float64_feature_map(loaded, inputs)
+    a32 = np.asarray(loaded.feature_map(inputs))
+    assert a64.dtype == np.float64 and a64.shape == a32.shape
+    np.testing.assert_allclose(a64, a32, rtol=1e-5, atol=1e-5)
+    r32 = ADVISE(loaded, selection="max-peaks").explain_candidates(x, [0, 1])
+    r64 = ADVISE(loaded, selection="max-peaks", kde_input="float64").explain_candidates(x, [0, 1])
+    for a, b in zip(r32, r64, strict=True):
+        assert a[0].maps.shape[1:] == b[0].maps.shape[1:]
+        assert np.mean(a[0].arrays["unit_scores"] == b[0].arrays["unit_scores"]) > 0.9
+    with pytest.raises(UserError):
+        ADVISE(loaded, kde_input="float16")
