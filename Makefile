@@ -72,14 +72,16 @@ reference-rerun: install
 	$(BIN)/advise-bench report $(RERUN_DIR)/$(REF_MODEL) --plot
 
 # The paper's other claims on the reference images: the corrected protocol (first REF_CORRECTED_LIMIT images, the
-# three ADVISE controls, and its one-run set with the shuffled controls), the noise/ReLU ablation (first REF_ABLATION_LIMIT, with the ADVISE random-grouping and
-# CAM-oracle controls) and the sanity check (first REF_SANITY_LIMIT). Resumable.
+# three ADVISE controls, and its one-run set: the six methods, their shuffled controls and the reference maps
+# together), the noise/ReLU ablation (first REF_ABLATION_LIMIT, with the ADVISE random-grouping and CAM-oracle
+# controls) and the sanity check (first REF_SANITY_LIMIT). Resumable.
 REF_CORRECTED_LIMIT ?= 300
 REF_ABLATION_LIMIT ?= 100
 REF_SANITY_LIMIT ?= 100
 CORRECTED_DIR = $(REF_DIR)/corrected
-CORRECTED_RUN = $(BIN)/advise-bench run --config configs/$(REF_MODEL).toml --limit $(REF_CORRECTED_LIMIT) \
-                --protocol corrected --quiet --no-reference-maps --no-shuffled-control
+CORRECTED_ALL = $(BIN)/advise-bench run --config configs/$(REF_MODEL).toml --limit $(REF_CORRECTED_LIMIT) \
+                --protocol corrected --quiet
+CORRECTED_RUN = $(CORRECTED_ALL) --no-reference-maps --no-shuffled-control
 ABLATE = $(BIN)/advise-bench ablate --model $(REF_MODEL) --subset-seed 0 --limit $(REF_ABLATION_LIMIT) --quiet \
          --densities 0,0.025,0.05,0.075,0.1,0.125,0.15,0.175,0.2,0.225
 ABLATION_CONTROLS = random-grouping cam-oracle
@@ -87,12 +89,9 @@ ABLATION_CONTROLS = random-grouping cam-oracle
 # control exactly (the same seed gives the same groups of the same terms), and under a global-average-pooling
 # head (the MobileNets) Layer-CAM's maps are Grad-CAM++'s. For a model without one, add layercam.
 ABLATION_CAM_ORACLE = -m gradcam++,scorecam --cam-groups like-advise
-# The corrected protocol's one-run set: the six methods, their shuffled controls and the reference maps together.
-CORRECTED_RERUN = $(BIN)/advise-bench run --config configs/$(REF_MODEL).toml --limit $(REF_CORRECTED_LIMIT) \
-                  --protocol corrected --quiet --out $(CORRECTED_DIR)/rerun
 reference-claims: install
 	$(CORRECTED_RUN) --out $(CORRECTED_DIR)
-	$(CORRECTED_RERUN)
+	$(CORRECTED_ALL) --out $(CORRECTED_DIR)/rerun
 	$(BIN)/advise-bench report $(CORRECTED_DIR)/rerun/$(REF_MODEL) --plot
 	$(CORRECTED_RUN) -m random,centre,keep-all --out $(CORRECTED_DIR)
 	$(CORRECTED_RUN) -m advise --advise-grouping random --out $(CORRECTED_DIR)/controls/random-grouping

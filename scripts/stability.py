@@ -36,13 +36,13 @@ def _rows(folder: Path, stem: str) -> pd.DataFrame:
     return rows.drop_duplicates("image_id", keep="last").set_index("image_id") if len(rows) else rows
 
 
-def compare(base: Path, noisy: Path, stem: str) -> dict:
+def compare(base: Path, noisy: Path, method: str) -> dict:
     """One method's rows in two folders: images whose discrete outcome (Hit, CS pass) or, for ADVISE, group
     sizes differ, and the AVX changes."""
-    a, b = _rows(base, stem), _rows(noisy, stem)
+    a, b = _rows(base, method_file(method)), _rows(noisy, method_file(method))
     images = sorted(set(a.index) & set(b.index)) if len(a) and len(b) else []
     out = {"images": len(images), "groups_changed": None}
-    if stem == ADVISE:
+    if method == ADVISE:
         ga, gb = _read(base, "advise_groups"), _read(noisy, "advise_groups")
         out["groups_changed"] = sum(_group_sizes(ga, i, "peaks") != _group_sizes(gb, i, "peaks") for i in images)
     flipped = np.zeros(len(images), dtype=bool)
@@ -82,11 +82,10 @@ def main() -> None:
     print(f"{'method':10s} {'s.d.':>6s} {'images':>6s} {'groups changed':>15s} {'Hit/CS changed':>15s} "
           f"{'mean |dAVX|':>11s} {'max |dAVX|':>10s} {'dAVX>1e-5':>9s}")
     for method in methods:
-        stem = method_file(method)
         for level, folder in folders.items():
             if level == 0.0:
                 continue
-            r = compare(folders[0.0], folder, stem)
+            r = compare(folders[0.0], folder, method)
             n = r["images"]
             print(f"{method:10s} {level:6.0e} {n:6d} {_share(r['groups_changed'], n):>15s} "
                   f"{_share(r['outcome_changed'], n):>15s} {r['mean_abs_dAVX']:11.5f} {r['max_abs_dAVX']:10.4f} "
