@@ -44,6 +44,35 @@ def test_wilcoxon_exact_p_values_by_hand():
     assert np.isnan(stats.wilcoxon_p(np.array([])))
 
 
+def _tied_or_zero_differences(n_cases: int = 90, max_n: int = 9):
+    """Small samples with ties and/or zeros, where scipy runs its exact permutation test (n <= 13)."""
+    rng = np.random.default_rng(5)
+    for k in range(n_cases):
+        n = int(rng.integers(2, max_n + 1))
+        d = (rng.integers(-3, 4, n) * 0.1 if k % 3 == 0 else np.round(rng.normal(size=n), 1) if k % 3 == 1
+             else np.where(rng.random(n) < 0.3, 0.0, rng.normal(size=n)))
+        if np.any(d != 0):
+            yield d
+
+
+def test_wilcoxon_with_ties_or_zeros_is_scipys_permutation_test_to_the_bit():
+    """The counted sign flips against scipy's own wilcoxon (which evaluates its statistic once per flip)."""
+    import warnings
+
+    cases = list(_tied_or_zero_differences())
+    magnitudes = [np.abs(d[d != 0]) for d in cases]
+    assert sum(len(np.unique(m)) < len(m) for m in magnitudes) > 20  # ties
+    assert sum(np.any(d == 0) for d in cases) > 20  # zeros
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        want = [float(scipy_stats.wilcoxon(d).pvalue) for d in cases]
+    got = [stats.wilcoxon_p(d) for d in cases]
+    assert got == want  # exact equality, every case
+    # By hand: ranks 1.5, 1.5, 3 (the zero dropped); the 8 sign flips give R+ = 0, 1.5, 1.5, 3, 3, 4.5, 4.5, 6.
+    assert stats._sign_flip_p(np.array([0.1, 0.1, 0.2, 0.0])) == 2 * 1 / 8  # R+ = 6
+    assert stats._sign_flip_p(np.array([0.1, -0.1, 0.2, 0.0])) == 2 * 3 / 8  # R+ = 4.5
+
+
 def test_holm_by_hand():
     # sorted 0.005, 0.01, 0.03, 0.04 -> x4, x3, x2, x1 = 0.02, 0.03, 0.06, 0.04 -> running max 0.02, 0.03, 0.06, 0.06
     got = stats.holm(np.array([0.01, 0.04, 0.03, 0.005]))
