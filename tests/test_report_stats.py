@@ -1,5 +1,7 @@
 """The report's statistics against slow reference loops, hand-computed values and scipy."""
 
+import warnings
+
 import numpy as np
 import pytest
 from scipy import stats as scipy_stats
@@ -57,8 +59,6 @@ def _tied_or_zero_differences(n_cases: int = 90, max_n: int = 9):
 
 def test_wilcoxon_with_ties_or_zeros_is_scipys_permutation_test_to_the_bit():
     """The counted sign flips against scipy's own wilcoxon (which evaluates its statistic once per flip)."""
-    import warnings
-
     cases = list(_tied_or_zero_differences())
     magnitudes = [np.abs(d[d != 0]) for d in cases]
     assert sum(len(np.unique(m)) < len(m) for m in magnitudes) > 20  # ties

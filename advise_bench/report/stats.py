@@ -79,7 +79,7 @@ def _sign_flip_p(d: np.ndarray) -> float:
     flipping the sign of d_i moves its rank to the other side, a zero's flip changes nothing. As in
     ``scipy.stats.permutation_test`` (exact, so no +1): p = 2 min(P(R+ <= r), P(R+ >= r)) with a relative tolerance
     of 100 eps on r, clipped to 1. Every sum is a multiple of 1/2 far below 2**53, so the order of summation
-    cannot change a comparison: the counts, and so the p-value, are scipy's to the bit (tests/test_analysis_stats)."""
+    cannot change a comparison: the counts, and so the p-value, are scipy's to the bit (tests/test_report_stats.py)."""
     n = len(d)
     ranks = np.zeros(n)
     nonzero = d != 0
@@ -102,10 +102,11 @@ def wilcoxon_p(differences: np.ndarray) -> float:
     d = np.asarray(differences, np.float64)
     if len(d) == 0:
         return np.nan
-    if not np.any(d != 0):
+    nonzero = d != 0
+    if not np.any(nonzero):
         return 1.0
-    magnitudes = np.abs(d[d != 0])
-    if len(d) <= _SIGN_FLIP_MAX_N and (len(magnitudes) < len(d) or len(np.unique(magnitudes)) < len(magnitudes)):
+    magnitudes = np.abs(d[nonzero])
+    if len(d) <= _SIGN_FLIP_MAX_N and (not np.all(nonzero) or len(np.unique(magnitudes)) < len(magnitudes)):
         return _sign_flip_p(d)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # scipy warns that the normal approximation is rough for small n
