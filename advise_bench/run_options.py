@@ -144,6 +144,8 @@ OPTIONS: tuple[Option, ...] = (
            per_command={"slurm": Override("on a cluster the device is also what each task asks Slurm for",
                                           help="{help} (gpu requests --gres=gpu:1 per task)")}),
     Option("batch_size", int, 1, "images per explainer call"),
+    Option("overlap", str, "auto", "auto (on with --device gpu) | on | off: begin each batch before the previous one "
+           "is scored, so ADVISE's KDE (CPU) runs beside the device's work; the same rows, other times"),
     Option("shard", tuple[int, int], (0, 1), "K/N: run the K-th of N shards (default: Slurm array vars)",
            ("run", "ablate"), cli_type=str | None, cli_default=None, parse="advise_bench.runner.run:parse_shard"),
     Option("out", str, "results", "results folder", ("run", "score", "ablate", "sanity", "slurm", "show"),

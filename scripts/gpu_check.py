@@ -12,6 +12,8 @@ CPU, then every method's time per image on the GPU for the paper's four architec
    Xception, AlexNet: random weights, which are fine for timing), then ``report`` (Table I's GPU column).
    Prints s/image per method (``time_s``: the top-1 map, cold, as Table I) beside the paper's GPU column,
    ADVISE / Grad-CAM on both, and the KDE's share of ADVISE's time (the KDE stays NumPy on the CPU).
+4. Overlap: ADVISE alone on VGG16 with ``--overlap off`` then ``on`` (the KDE of the next batch beside this
+   batch's device work), the runs' wall time side by side.
 
 The whole check keeps within ``--budget`` seconds (default 450): each step gets what is left, and a run cut
 short reports the images it finished. ``--prepare DIR`` (run here, where the registry is reachable, by
@@ -157,6 +159,38 @@ def time_architectures(backend: str, device: str, images: int, architectures, bu
     print(f"\n  Table I with the GPU column: {out / 'table1.md'}")
 
 
+# ------------------------------------------------------------------------------------------- 4. overlap
+def time_overlap(backend: str, device: str, images: int, budget: Budget, out: Path, arch: str = "vgg16") -> None:
+    """ADVISE alone (batches of 8, the scoring included) with ``--overlap off`` then ``on``: the whole run's wall
+    seconds per image and the rows' mean ``time_s`` and ``kde_s``; the same rows either way."""
+    from advise_bench.runner.results import load_rows
+
+    walls = {}
+    for mode in ("off", "on"):
+        seconds = budget.left() / (2 if mode == "off" else 1) - 5
+        if seconds < 30:
+            print(f"  --overlap {mode}: skipped (budget spent)")
+            return
+        folder = out / mode
+        cmd = [sys.executable, "-m", "advise_bench.cli", "run", "--model", arch, "--weights", "random", "-m", "advise",
+               "--no-reference-maps", "--no-shuffled-control", "--batch-size", "8", "--limit", str(images),
+               "--device", device, "--overlap", mode, "--out", str(folder), "--quiet"]
+        start = time.monotonic()
+        try:
+            subprocess.run(cmd, env=child_env(backend, device), capture_output=True, text=True, timeout=seconds,
+                           cwd=ROOT)
+        except subprocess.TimeoutExpired:
+            print(f"  --overlap {mode}: stopped at the budget's {seconds:.0f} s")
+            return
+        walls[mode] = time.monotonic() - start
+        rows = load_rows(folder)
+        rows = rows[rows["status"] == "ok"]
+        print(f"  --overlap {mode}: {walls[mode]:.1f} s wall for {len(rows)} images (start-up included); "
+              f"time_s {rows['time_s'].astype(float).mean():.3f}, kde_s {rows['kde_s'].astype(float).mean():.3f} "
+              "s/image")
+    print(f"  wall on / off: {walls['on'] / walls['off']:.2f}")
+
+
 # ------------------------------------------------------------------------------------------- --prepare
 def prepare(stage: Path) -> int:
     """Here: wheels and a small copy of the shared assets for the GPU machine (``gpu_check.sh --prepare``)."""
@@ -218,6 +252,8 @@ def main() -> int:
     compared = compare_devices(backend, devices, args.compare_images, budget, out)
     print(f"\n2. timing on {devices[0]}: paper settings, random weights, {args.time_images} images per architecture")
     time_architectures(backend, devices[0], args.time_images, args.architectures.split(","), budget, out / "timing")
+    print(f"\n3. ADVISE's KDE beside the device (--overlap off, then on): VGG16, {args.time_images} images")
+    time_overlap(backend, devices[0], args.time_images, budget, out / "overlap")
     verdict = {True: "PASS", False: "FAIL", None: "INCOMPLETE (comparison not finished)"}[compared]
     print(f"\ngpu_check: {verdict}; {max(0.0, budget.left()):.0f} s of the budget left")
     return 0 if compared else 1

@@ -137,6 +137,37 @@ def test_lime_is_deterministic_given_a_seed(real):
     assert len(np.unique(cont)) > 2
 
 
+def test_advise_kde_runs_beside_the_gradients_and_gives_the_same_explanations(tiny, monkeypatch):
+    """ADVISE's KDE runs on a background thread: the first target's gradients are computed while it runs (the
+    overlap a GPU run needs), the second's after it; the explanations are those of a KDE in the foreground."""
+    import threading
+    import time
+
+    import advise_bench.explainers.advise as advise_module
+
+    loaded, x = tiny
+    targets = np.array([[0, 3]])
+    want = get_explainer("advise", loaded, selection="max-peaks").explain_candidates(x, targets)
+    kde_done, seen = threading.Event(), []
+    kde, gradients = advise_module.unit_scores_batch, loaded.class_gradients
+
+    def slow_kde(*args, **kwargs):
+        time.sleep(0.3)
+        scores = kde(*args, **kwargs)
+        kde_done.set()
+        return scores
+
+    monkeypatch.setattr(advise_module, "unit_scores_batch", slow_kde)
+    monkeypatch.setattr(loaded, "class_gradients", lambda *a, **k: (seen.append(kde_done.is_set()), gradients(*a, **k))[1])
+    got = get_explainer("advise", loaded, selection="max-peaks").explain_candidates(x, targets)
+    assert seen == [False, True]
+    for a, b in zip(got[0], want[0], strict=True):
+        assert a.candidates == b.candidates and a.info["groups"] == b.info["groups"]
+        np.testing.assert_array_equal(a.maps, b.maps)
+        np.testing.assert_array_equal(a.arrays["unit_scores"], b.arrays["unit_scores"])
+    assert got[0][0].seconds >= 0.3  # the wait for the KDE is in the first target's time
+
+
 # ---------------------------------------------------------------- several targets per call
 @pytest.mark.parametrize("name,opts", [
     ("gradcam", {}), ("gradcam++", {}), ("layercam", {}), ("scorecam", {}), ("scorecam", {"max_n": 3}),

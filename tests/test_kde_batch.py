@@ -98,3 +98,25 @@ def test_a_failing_worker_is_replaced(split_small):
     np.testing.assert_array_equal(unit_peak_counts_batch(X, workers=2), expected)  # fell back here
     np.testing.assert_array_equal(unit_peak_counts_batch(X, workers=2), expected)  # fresh workers
     assert all(w.proc.poll() is None for w in parallel._workers)
+
+
+def test_two_threads_share_the_workers(split_small):
+    """ADVISE's KDE thread and the main thread (the CAM-groups control) may estimate at once: each gets its own
+    counts; the workers' channels serve one estimate at a time."""
+    import threading
+
+    inputs = [_synthetic(n_images=3, C=120, seed=s) for s in range(6)]
+    expected = [np.stack([unit_peak_counts(x) for x in X]) for X in inputs]
+    got = {}
+
+    def estimate(i):
+        got[i] = unit_peak_counts_batch(inputs[i], workers=2)
+
+    threads = [threading.Thread(target=estimate, args=(i,), daemon=True) for i in range(len(inputs))]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=120)
+    assert sorted(got) == list(range(len(inputs)))  # no thread stuck on a channel another was reading
+    for i, want in enumerate(expected):
+        np.testing.assert_array_equal(got[i], want)

@@ -302,3 +302,47 @@ def test_a_resumed_run_keeps_the_earlier_sessions_in_its_manifest(tmp_path):
     last = json.loads(path.read_text())
     assert [s["config"]["limit"] for s in last["earlier_sessions"]] == [10, 20]
     assert last["config"]["limit"] == 30 and last["earlier_sessions"][0]["created"] == first["created"]
+
+
+def test_overlap_writes_the_same_rows_and_begins_the_next_batch_before_writing_one(manifest, tmp_path, monkeypatch):
+    """--overlap on: each batch begins (the explainers' prepare: ADVISE's KDE starts) before the previous one is
+    finished and written; the rows, the corrupt image's error rows included, equal those of --overlap off."""
+    from advise_bench.explainers.base import Explainer
+    from advise_bench.runner.results import load_rows
+
+    events = []
+    original = Explainer.begin_candidates
+
+    def logged(self, images, targets):
+        call = (self.name, len([e for e in events if e[0] == "begin"]))
+        events.append(("begin", call))
+        finish = original(self, images, targets)
+        return lambda: (events.append(("finish", call)), finish())[1]
+
+    monkeypatch.setattr(Explainer, "begin_candidates", logged)
+    frames, orders = {}, {}
+    for mode in ("off", "on"):
+        events.clear()
+        run(_cfg(manifest, tmp_path / mode, methods=("advise", "gradcam"), limit=4, reference_maps=False,
+                 shuffled_control=False, overlap=mode), progress=False)
+        frames[mode] = load_rows(tmp_path / mode).drop(columns=TIME_COLS).sort_values(["method", "image_id"])
+        orders[mode] = list(events)
+    pd.testing.assert_frame_equal(frames["off"].reset_index(drop=True), frames["on"].reset_index(drop=True))
+    assert set(frames["on"]["status"]) == {"ok", "error"}  # the corrupt image, the third, between good ones
+    # Two warm-up calls, then three good images, two methods, a batch each: without overlap every call finishes
+    # before the next begins.
+    off = orders["off"]
+    assert len(off) == 16 and all(off[i][0] == "begin" and off[i + 1] == ("finish", off[i][1]) for i in range(0, 16, 2))
+    on = orders["on"][4:]
+    begun_before = {call: [e[1] for e in on[:on.index(("finish", call))] if e[0] == "begin"]
+                    for kind, call in on if kind == "finish"}
+    # Batch 0's calls finish after batch 1's began (without overlap: 1 and 2 calls begun); batch 1's before the
+    # corrupt batch 2 (no call) is written; batch 3, the last, after all six.
+    assert sorted(len(calls) for calls in begun_before.values()) == [4, 4, 4, 4, 6, 6]
+
+
+def test_overlap_rejects_an_unknown_mode(manifest, tmp_path):
+    from advise_bench.errors import UserError
+
+    with pytest.raises(UserError, match="--overlap sometimes: choose auto, on, off"):
+        run(_cfg(manifest, tmp_path, overlap="sometimes"), progress=False)

@@ -25,8 +25,10 @@ themselves, which keeps the number and sizes of the groups but not which units f
 
 from __future__ import annotations
 
+import functools
 import importlib.util
 import time
+from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
@@ -61,6 +63,12 @@ def float64_feature_map(model, inputs: np.ndarray) -> np.ndarray:
         return lambda x: fn(np.asarray(x, np.float64))
 
     return model.compiled(("advise", "features64"), make)(inputs)
+
+
+@functools.cache
+def _kde_thread() -> ThreadPoolExecutor:
+    """The one thread ADVISE's KDEs run on (one at a time: the KDE's worker processes serve one estimate)."""
+    return ThreadPoolExecutor(max_workers=1, thread_name_prefix="advise-kde")
 
 
 def backend_compile(fn, signature, networks):
@@ -116,15 +124,18 @@ class ADVISE(Explainer):
 
     # ---------------------------------------------------------------- the two hooks
     def prepare(self, images):
-        """The explained layer's activations and, for activation scores, every unit's score (one KDE for
-        all the images of the call, shared by the targets) with the KDE's seconds per image."""
+        """The explained layer's activations and, for activation scores, a future of every unit's score (one KDE
+        for all the images of the call, shared by the targets) with the KDE's seconds per image."""
         inputs = self.model.preprocess(images)
         acts = self.perturb(self.model.feature_map(inputs), images)
         if self.relevance_source != "activations":
             return acts, None
+        kde_acts = acts
         if self.kde_input == "float64":  # the groups from float64 activations; the maps from the float32 ones
-            return acts, self.timed_unit_scores_batch(self.perturb(float64_feature_map(self.model, inputs), images))
-        return acts, self.timed_unit_scores_batch(acts)
+            kde_acts = self.perturb(float64_feature_map(self.model, inputs), images)
+        # The KDE runs on the CPU in the background, beside the device's work: this call's gradients and, in a run
+        # with --overlap, the end of the previous batch (its maps and scoring). The scores are the same either way.
+        return acts, _kde_thread().submit(self.timed_unit_scores_batch, np.asarray(kde_acts))
 
     def explain_target(self, images, targets, prepared):
         acts, scored = prepared
@@ -132,6 +143,8 @@ class ADVISE(Explainer):
         acts, grads = np.asarray(acts, np.float64), np.asarray(grads, np.float64)
         if scored is None:
             scored = self.timed_unit_scores_batch(grads)
+        else:
+            scored = scored.result()  # the background KDE's scores (its errors are raised here)
         return [self.groups(a, g, s, int(t), kde_s)
                 for a, g, (s, kde_s), t in zip(acts, grads, scored, targets, strict=True)]
 

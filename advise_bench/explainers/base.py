@@ -31,6 +31,7 @@ import functools
 import hashlib
 import time
 from abc import ABC, abstractmethod
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
@@ -197,23 +198,33 @@ class Explainer(ABC):
     # ------------------------------------------------------------ the public calls
     def explain_candidates(self, images, targets) -> list[list[Explanation]]:
         """Per image, one :class:`Explanation` per target (``targets`` of shape (N,) or (N, K))."""
+        return self.begin_candidates(images, targets)()
+
+    def begin_candidates(self, images, targets) -> Callable[[], list[list[Explanation]]]:
+        """:meth:`explain_candidates` in two steps: :meth:`prepare` now, the targets when the returned function
+        is called. A run that overlaps batches (``--overlap``) begins the next batch before it finishes this
+        one, so work :meth:`prepare` leaves running in the background (ADVISE's KDE) overlaps this batch's."""
         images, targets = check_batch(images, targets, self.model.input_size)
         n = len(images)
         start = time.perf_counter()
         prepared = self.prepare(images)
         shared = (time.perf_counter() - start) / n
-        columns = []
-        for k in range(targets.shape[1]):
-            start = time.perf_counter()
-            explanations = self.explain_target(images, targets[:, k], prepared)
-            own = (time.perf_counter() - start) / n
-            for e in explanations:
-                if not np.all(np.isfinite(e.maps)):
-                    raise FloatingPointError(f"{self.name}: the map contains NaN or inf")
-                e.maps = e.maps.astype(np.float32, copy=False)
-                e.seconds = own + (shared if k == 0 else 0.0)
-            columns.append(explanations)
-        return [list(per_image) for per_image in zip(*columns, strict=True)]
+
+        def finish() -> list[list[Explanation]]:
+            columns = []
+            for k in range(targets.shape[1]):
+                start = time.perf_counter()
+                explanations = self.explain_target(images, targets[:, k], prepared)
+                own = (time.perf_counter() - start) / n
+                for e in explanations:
+                    if not np.all(np.isfinite(e.maps)):
+                        raise FloatingPointError(f"{self.name}: the map contains NaN or inf")
+                    e.maps = e.maps.astype(np.float32, copy=False)
+                    e.seconds = own + (shared if k == 0 else 0.0)
+                columns.append(explanations)
+            return [list(per_image) for per_image in zip(*columns, strict=True)]
+
+        return finish
 
     def warm_up(self, images, targets) -> None:
         """An untimed call that traces the compiled functions; methods whose full call is costly override it."""

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import logging
 import os
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -102,7 +103,9 @@ class MapSource:
       that matches candidates across targets;
     * :meth:`warm_up` ``(image, targets)``: one untimed call, so tracing is not billed to the first image;
     * :meth:`rows` ``(method, records, images, probs)``: the rows of ``method`` (and of its shuffled control)
-      for images that loaded, built with the run's :meth:`Run.scored_row` and :meth:`Run.shuffled_rows`.
+      for images that loaded, built with the run's :meth:`Run.scored_row` and :meth:`Run.shuffled_rows`. The run
+      calls it through :meth:`begin`, which may start the work and return a function that returns the rows (with
+      ``--overlap`` the run begins the next batch before it calls that function for this one).
     """
 
     manifest_stem = "run"
@@ -124,6 +127,10 @@ class MapSource:
 
     def rows(self, method: str, records, images: np.ndarray, probs: np.ndarray) -> list[dict]:
         raise NotImplementedError
+
+    def begin(self, method: str, records, images: np.ndarray, probs: np.ndarray) -> Callable[[], list[dict]]:
+        """:meth:`rows` in two steps; by default all the work is done in the second."""
+        return lambda: self.rows(method, records, images, probs)
 
 
 class ExplainedMaps(MapSource):
@@ -153,13 +160,19 @@ class ExplainedMaps(MapSource):
             exp.warm_up(image, targets)
 
     def rows(self, method, records, images, probs) -> list[dict]:
-        """Explain the top-1 and top-2 class, select, score."""
+        return self.begin(method, records, images, probs)()
+
+    def begin(self, method, records, images, probs) -> Callable[[], list[dict]]:
+        """Explain the top-1 and top-2 class (the explainer's ``prepare`` now, the targets later), select, score."""
+        order = np.argsort(-probs, axis=1)
+        finish = self.explainers[method].begin_candidates(images, order[:, :2])
+        return lambda: self._scored_rows(method, records, images, probs, order, finish())
+
+    def _scored_rows(self, method, records, images, probs, order, per_image) -> list[dict]:
         from ..metrics.protocol import MapScorer
 
         run = self.run
-        order = np.argsort(-probs, axis=1)
         exp = self.explainers[method]
-        per_image = exp.explain_candidates(images, order[:, :2])
         rows = []
         for i, r in enumerate(records):
             explanations = per_image[i]
@@ -190,6 +203,7 @@ class Run:
         from .fingerprint import numerics_fingerprint
 
         self.cfg = cfg
+        self.overlap = overlaps(cfg)
         self.maps = maps if maps is not None else ExplainedMaps()
         self.protocol, self.source, self.records = self.maps.prepare(cfg)
         self.backend = select_device(cfg.device).NAME
@@ -254,29 +268,47 @@ class Run:
         bs = self.cfg.batch_size
         bar = tqdm(total=len(todo), desc=f"{self.model.name}", unit="img", disable=not self.progress, dynamic_ncols=True)
         self._warm_up(todo)
+        begun = []  # batches begun and not yet written: with --overlap, the next one begins before one is written
         for start in range(0, len(todo), bs):
-            chunk = todo[start : start + bs]
-            self._run_batch(chunk, counts)
-            bar.update(len(chunk))
+            begun.append(self._begin_batch(todo[start : start + bs], counts))
+            while len(begun) > int(self.overlap):
+                self._finish_batch(*begun.pop(0), counts, bar)
+        while begun:
+            self._finish_batch(*begun.pop(0), counts, bar)
         bar.close()
         return counts
 
-    def _run_batch(self, chunk, counts: dict) -> None:
-        """Load, predict, explain and score one batch of records; write the rows its outputs lack and count
-        them in ``counts`` by status."""
+    def _begin_batch(self, chunk, counts: dict) -> tuple[list, list[Callable[[], list[dict]]]]:
+        """Load and predict one batch of records and begin each method's maps; returns the records and, per
+        method, the function that returns its rows (:meth:`_finish_batch` calls them). Without overlap each
+        method's rows are written before the next method begins, and none is left to finish."""
         done = self.done
         images, bad = self._load(chunk)
         good = [r for r in chunk if r.image_id in images]
         probs = dict(zip((r.image_id for r in good),
                          self.model.predict(np.stack([images[r.image_id] for r in good])) if good else [],
                          strict=True))
+        begun = []
         for method in self.cfg.methods:
             pending = [r for r in chunk if any(r.image_id not in done[m] for m in self.outputs_of(method))]
-            for row in self._method_rows(method, pending, images, bad, probs):
-                if row["image_id"] in done[row["method"]]:  # a resume that only lacked the other output
-                    continue
-                self.writers[row["method"]].write(row)
-                counts[row["status"]] += 1
+            begun.append(self._begin_method(method, pending, images, bad, probs))
+            if not self.overlap:
+                self._write(begun.pop()(), counts)
+        return chunk, begun
+
+    def _finish_batch(self, chunk, begun, counts: dict, bar) -> None:
+        """Write the rows of a begun batch."""
+        for rows_of_method in begun:
+            self._write(rows_of_method(), counts)
+        bar.update(len(chunk))
+
+    def _write(self, rows: list[dict], counts: dict) -> None:
+        """Write the rows its outputs lack and count them in ``counts`` by status."""
+        for row in rows:
+            if row["image_id"] in self.done[row["method"]]:  # a resume that only lacked the other output
+                continue
+            self.writers[row["method"]].write(row)
+            counts[row["status"]] += 1
 
     # ------------------------------------------------------------------ work
     def _load(self, records):
@@ -315,8 +347,9 @@ class Run:
         return [{**self.base_row(r, m), "status": status or STATUS_ERROR, "error": reason}
                 for r in records for m in methods]
 
-    def _method_rows(self, method: str, records, images: dict, bad: dict, probs: dict) -> list[dict]:
-        """The rows of ``method`` (and of its shuffled control, if any) for ``records``."""
+    def _begin_method(self, method: str, records, images: dict, bad: dict, probs: dict) -> Callable[[], list[dict]]:
+        """Begin the rows of ``method`` (and of its shuffled control, if any) for ``records``; the returned
+        function returns them."""
         from ..metrics.core import STATUS_DEGENERATE_IMAGE, STATUS_MESSAGES, is_degenerate_image
 
         names = self.outputs_of(method)
@@ -327,17 +360,30 @@ class Run:
         flat_ids = {r.image_id for r in flat}
         ok = [r for r in records if r.image_id in images and r.image_id not in flat_ids]
         if not ok:
-            return rows
+            return lambda: rows
         try:
-            rows += self.maps.rows(
+            finish = self.maps.begin(
                 method, ok, np.stack([images[r.image_id] for r in ok]), np.stack([probs[r.image_id] for r in ok])
             )
-        except Exception as exc:  # one bad batch must not kill a 3,000-image run
-            reason = _error_reason(exc)
-            if reason is None:
-                raise
-            rows += self.error_rows(ok, names, reason)
-        return rows
+        except Exception as exc:
+            failed = self._failure_rows(exc, ok, names)
+            return lambda: rows + failed
+
+        def all_rows() -> list[dict]:
+            try:
+                return rows + finish()
+            except Exception as exc:
+                return rows + self._failure_rows(exc, ok, names)
+
+        return all_rows
+
+    def _failure_rows(self, exc: Exception, records, names) -> list[dict]:
+        """Error rows of ``records`` saying why, for an error one bad batch may have: one must not kill a
+        3,000-image run. Any other error is raised again."""
+        reason = _error_reason(exc)
+        if reason is None:
+            raise exc
+        return self.error_rows(records, names, reason)
 
     def outputs_of(self, method: str) -> list[str]:
         """The rows' method names ``method`` writes: its own and its shuffled control's, if the run has one."""
@@ -415,6 +461,17 @@ def salt_and_pepper(image: np.ndarray, density: float, seed: int, image_id: str)
     noisy[u < density / 2] = 0
     noisy[(u >= density / 2) & (u < density)] = 255
     return noisy
+
+
+OVERLAP_MODES = ("auto", "on", "off")
+
+
+def overlaps(cfg: RunConfig) -> bool:
+    """Whether the run begins the next batch before it writes this one (``--overlap``; auto: on a GPU, where the
+    CPU's work that an explainer's ``prepare`` leaves running, a KDE, then runs beside the device's)."""
+    if cfg.overlap not in OVERLAP_MODES:
+        raise UserError(f"--overlap {cfg.overlap}: choose {', '.join(OVERLAP_MODES)}")
+    return cfg.overlap == "on" or (cfg.overlap == "auto" and cfg.device == "gpu")
 
 
 def _error_reason(exc: Exception) -> str | None:

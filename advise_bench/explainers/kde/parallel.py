@@ -27,6 +27,7 @@ import os
 import pickle
 import subprocess
 import sys
+import threading
 
 import numpy as np
 
@@ -158,18 +159,22 @@ def _serve() -> None:
 _workers: list[_Worker] = []
 
 
+_workers_lock = threading.Lock()  # one estimate at a time on the workers' channels (ADVISE's KDE thread, the main one)
+
+
 def _run_parts(parts: list[np.ndarray], options: KDEOptions) -> list[np.ndarray]:
     """Counts of each part, one part per worker process, all at once (workers start on first use
     and are kept for the process)."""
-    while len(_workers) < len(parts):
-        _workers.append(_Worker())
-    try:
-        for w, x in zip(_workers, parts, strict=False):
-            w.send(x, options)
-        return [w.receive() for w, _ in zip(_workers, parts, strict=False)]
-    except BaseException:  # a worker died or failed, or an interrupt: unread replies would desynchronise
-        _shutdown()  # the channels, so start afresh next time
-        raise
+    with _workers_lock:
+        while len(_workers) < len(parts):
+            _workers.append(_Worker())
+        try:
+            for w, x in zip(_workers, parts, strict=False):
+                w.send(x, options)
+            return [w.receive() for w, _ in zip(_workers, parts, strict=False)]
+        except BaseException:  # a worker died or failed, or an interrupt: unread replies would desynchronise
+            _shutdown()  # the channels, so start afresh next time
+            raise
 
 
 @atexit.register
