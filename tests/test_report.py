@@ -302,3 +302,27 @@ def test_rows_of_another_backend_are_reported_apart(tmp_path):
     comparisons = pd.read_csv(paths["comparisons"])
     assert set(comparisons["model"]) == {"mobilenet", "mobilenet (jax)"}  # never paired across backends
     assert "mobilenet (jax): cpu:x (jax)" in paths["markdown"].read_text()
+
+
+def test_per_image_is_pandas_pivot_with_the_last_value_and_its_column_sums_to_the_bit():
+    """per_image (NumPy) against pandas' pivot_table(aggfunc="last"): rows out of order, an image's method repeated
+    (the last value wins, a later missing one does not count), a method with no value; the same table, and the
+    same column means to the last bit (pandas sums a column in the order of the table's memory layout)."""
+    from advise_bench.report.compare import per_image
+
+    rng = np.random.default_rng(1)
+    images = [f"im{i:03d}" for i in range(300)]
+    full = pd.DataFrame([(i, m) for i in images for m in ("lime", "advise", "gradcam++")], columns=["image_id", "method"])
+    full["AVX"] = rng.random(len(full))
+    repeats = full.sample(60, random_state=1).assign(AVX=lambda d: rng.random(len(d)))
+    missing_later = full.sample(40, random_state=2).assign(AVX=np.nan)
+    empty = pd.DataFrame({"image_id": images[:5], "method": "empty", "AVX": np.nan})
+    block = pd.concat([pd.concat([repeats, full, empty]).sample(frac=1, random_state=3), missing_later],
+                      ignore_index=True)  # the missing values come after every image's values
+    want = block.pivot_table(index="image_id", columns="method", values="AVX", aggfunc="last",
+                             dropna=False).dropna(axis=1, how="all")
+    got = per_image(block, "AVX")
+    pd.testing.assert_frame_equal(got, want, check_dtype=False, check_index_type=False, check_column_type=False)
+    for columns in (list(got.columns), ["advise", "lime"]):
+        assert got[columns].mean().to_numpy().tobytes() == want[columns].mean().to_numpy().tobytes()
+    assert "empty" not in got and block.duplicated(["image_id", "method"]).any()
