@@ -324,7 +324,7 @@ def test_overlap_writes_the_same_rows_and_begins_the_next_batch_before_writing_o
     for mode in ("off", "on"):
         events.clear()
         run(_cfg(manifest, tmp_path / mode, methods=("advise", "gradcam"), limit=4, reference_maps=False,
-                 shuffled_control=False, overlap=mode), progress=False)
+                 shuffled_control=False, advise_selection="max-peaks", overlap=mode), progress=False)
         frames[mode] = load_rows(tmp_path / mode).drop(columns=TIME_COLS).sort_values(["method", "image_id"])
         orders[mode] = list(events)
     pd.testing.assert_frame_equal(frames["off"].reset_index(drop=True), frames["on"].reset_index(drop=True))
