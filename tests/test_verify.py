@@ -31,6 +31,21 @@ def test_verify_agrees_with_a_run_of_this_machine(tiny_run):
     assert advise.grouped and advise.agree == advise.same_groups == 2
 
 
+def test_the_methods_of_every_session_are_verified(tiny_run, ilsvrc_dir, tmp_path):
+    """A folder resumed with other methods (the main runs got their reference maps in a later session): verify
+    takes the methods of every session its run.json records, not only the last one's."""
+    import shutil
+
+    from advise_bench.runner.verify import recorded_config
+
+    folder = tmp_path / "resumed"
+    shutil.copytree(tiny_run, folder)
+    run(RunConfig(model=MODEL, data=str(ilsvrc_dir / "manifest.csv"), limit=2, methods=("centre",),
+                  reference_maps=False, shuffled_control=False, out=str(folder)), progress=False)
+    methods = recorded_config(folder / MODEL).methods
+    assert {"gradcam", "advise", "centre"} <= set(methods) and len(methods) == len(set(methods))
+
+
 def _copy(src, dst):
     dst.mkdir(parents=True)
     for p in src.glob("*.csv"):

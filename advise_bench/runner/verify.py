@@ -106,7 +106,9 @@ def model_folders(results: Path) -> list[Path]:
 
 
 def recorded_config(folder: Path) -> RunConfig:
-    """The run configuration a folder's ``run.json`` records (shards merged), with ``${SHARED}`` expanded."""
+    """The run configuration a folder's ``run.json`` records (shards merged), with ``${SHARED}`` expanded: the
+    latest session's settings, with the methods of every session (a folder resumed with other methods, as the main
+    runs were with the reference maps, is verified for all of them)."""
     from ..config import RunConfig
     from ..paths import SHARED_TOKEN, shared_dir
     from .results import read_manifests
@@ -123,6 +125,9 @@ def recorded_config(folder: Path) -> RunConfig:
         if isinstance(value, str):
             value = value.replace(SHARED_TOKEN, str(shared_dir()))
         values[key] = tuple(value) if isinstance(value, list) else value
+    sessions = [c for d in docs for c in (*(s.get("config", {}) for s in d.get("earlier_sessions", [])),
+                                           d.get("config", {}))]
+    values["methods"] = tuple(dict.fromkeys(m for c in sessions for m in c.get("methods") or ()))
     values["shard"] = (0, 1)
     # every image the recorded data and subset give: sessions may have resumed the folder with other limits,
     # and the sample is taken among its rows
