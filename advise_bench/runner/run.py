@@ -159,9 +159,6 @@ class ExplainedMaps(MapSource):
         for exp in self.explainers.values():
             exp.warm_up(image, targets)
 
-    def rows(self, method, records, images, probs) -> list[dict]:
-        return self.begin(method, records, images, probs)()
-
     def begin(self, method, records, images, probs) -> Callable[[], list[dict]]:
         """Explain the top-1 and top-2 class (the explainer's ``prepare`` now, the targets later), select, score."""
         order = np.argsort(-probs, axis=1)
