@@ -108,6 +108,18 @@ def compare_devices(backend: str, devices: list[str], images: int, budget: Budge
 
 
 # ------------------------------------------------------------------------------------------- 3. timing
+def run_cli(args: list[str], backend: str, device: str, seconds: float) -> tuple[float, bool]:
+    """``advise-bench ARGS`` in a child process with the check's environment, stopped after ``seconds``:
+    (wall seconds, whether it was stopped). A stopped run's finished images stay in its folder."""
+    start = time.monotonic()
+    try:
+        subprocess.run([sys.executable, "-m", "advise_bench.cli", *args], env=child_env(backend, device),
+                       capture_output=True, text=True, timeout=seconds, cwd=ROOT)
+        return time.monotonic() - start, False
+    except subprocess.TimeoutExpired:
+        return time.monotonic() - start, True
+
+
 def time_architectures(backend: str, device: str, images: int, architectures, budget: Budget, out: Path) -> None:
 
     for i, arch in enumerate(architectures):
@@ -115,16 +127,10 @@ def time_architectures(backend: str, device: str, images: int, architectures, bu
         if seconds < 30:
             print(f"  {arch}: skipped (budget spent)")
             continue
-        cmd = [sys.executable, "-m", "advise_bench.cli", "run", "--model", arch, "--weights", "random",
-               "--limit", str(images), "--device", device, "--out", str(out), "--quiet"]
-        start = time.monotonic()
-        try:
-            subprocess.run(cmd, env=child_env(backend, device), capture_output=True, text=True, timeout=seconds,
-                           cwd=ROOT)
-            note = ""
-        except subprocess.TimeoutExpired:
-            note = f" (stopped at the budget's {seconds:.0f} s; the images finished are reported)"
-        print(f"  {arch}: {time.monotonic() - start:.0f} s wall{note}")
+        wall, stopped = run_cli(["run", "--model", arch, "--weights", "random", "--limit", str(images),
+                                 "--device", device, "--out", str(out), "--quiet"], backend, device, seconds)
+        note = f" (stopped at the budget's {seconds:.0f} s; the images finished are reported)" if stopped else ""
+        print(f"  {arch}: {wall:.0f} s wall{note}")
     if not list(out.glob("*/*.csv")):
         print("  no timing rows")
         return
@@ -172,17 +178,13 @@ def time_overlap(backend: str, device: str, images: int, budget: Budget, out: Pa
             print(f"  --overlap {mode}: skipped (budget spent)")
             return
         folder = out / mode
-        cmd = [sys.executable, "-m", "advise_bench.cli", "run", "--model", arch, "--weights", "random", "-m", "advise",
-               "--no-reference-maps", "--no-shuffled-control", "--batch-size", "8", "--limit", str(images),
-               "--device", device, "--overlap", mode, "--out", str(folder), "--quiet"]
-        start = time.monotonic()
-        try:
-            subprocess.run(cmd, env=child_env(backend, device), capture_output=True, text=True, timeout=seconds,
-                           cwd=ROOT)
-        except subprocess.TimeoutExpired:
+        walls[mode], stopped = run_cli(
+            ["run", "--model", arch, "--weights", "random", "-m", "advise", "--no-reference-maps",
+             "--no-shuffled-control", "--batch-size", "8", "--limit", str(images), "--device", device,
+             "--overlap", mode, "--out", str(folder), "--quiet"], backend, device, seconds)
+        if stopped:
             print(f"  --overlap {mode}: stopped at the budget's {seconds:.0f} s")
             return
-        walls[mode] = time.monotonic() - start
         rows = load_rows(folder)
         rows = rows[rows["status"] == "ok"]
         print(f"  --overlap {mode}: {walls[mode]:.1f} s wall for {len(rows)} images (start-up included); "

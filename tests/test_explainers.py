@@ -303,16 +303,25 @@ def test_bicubic_upsampling_equals_tensorflows(h, w, size):
     np.testing.assert_allclose(upsample_bicubic(maps, size), want, atol=2e-6)
 
 
-@pytest.mark.slow
-def test_lime_traces_a_network_that_needs_static_image_sides():
-    """AlexNet's adaptive pooling needs the image sides when traced: LIME's compiled batch gives them (it once
-    failed at warm-up, so `run --model alexnet` had no LIME rows)."""
+@pytest.fixture(scope="module")
+def alexnet_random():
     from advise_bench.models.zoo import load_model
 
     with pytest.warns(UserWarning, match="random weights"):
-        model = load_model("alexnet", "random")
+        return load_model("alexnet", "random")
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("method", ["lime", "scorecam"])
+def test_compiled_explainers_trace_a_network_that_needs_static_image_sides(alexnet_random, method):
+    """AlexNet's adaptive pooling needs the image sides when traced: LIME's compiled batch and Score-CAM's masked
+    predictions give them. Each once failed at warm-up (LIME: `run --model alexnet` had no LIME rows; Score-CAM:
+    the run stopped with a traceback)."""
+    model = alexnet_random
     image = np.random.default_rng(0).integers(0, 256, (1, model.input_size, model.input_size, 3)).astype(np.uint8)
-    lime = get_explainer("lime", model, num_samples=8, batch_size=4)
-    lime.warm_up(image, np.array([[0, 1]]))
-    maps = lime(image, np.array([3]))
-    assert maps.shape == (1, model.input_size, model.input_size) and np.isfinite(maps).all()
+    options = {"num_samples": 8, "batch_size": 4} if method == "lime" else {}
+    explainer = get_explainer(method, model, **options)
+    explainer.warm_up(image, np.array([[0, 1]]))
+    if method == "lime":  # a whole Score-CAM map costs 256 masked forward passes; its warm-up traces the same function
+        maps = explainer(image, np.array([3]))
+        assert maps.shape == (1, model.input_size, model.input_size) and np.isfinite(maps).all()

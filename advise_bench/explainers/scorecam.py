@@ -116,8 +116,9 @@ class ScoreCAM(CAMExplainer):
             masks = (up - lo) / (hi - lo + _EPSILON)
             return net(x[None] * masks[..., None], training=False)
 
-        f32 = "float32"
-        signature = [((None, None, 3), f32), ((None, None, None), f32), ((None, None), f32), ((None, None), f32)]
+        # The image side is static: a network may need it when traced (AlexNet's adaptive pooling does).
+        f32, side = "float32", self.model.input_size
+        signature = [((side, side, 3), f32), ((None, None, None), f32), ((side, None), f32), ((side, None), f32)]
         return self.model.compile("scorecam.masked_probs", masked_probs, signature, [net])
 
     def warm_up(self, images, targets):

@@ -117,7 +117,8 @@ def recorded_config(folder: Path) -> RunConfig:
     if not docs:
         raise UserError(f"{folder}: no readable run.json")
     config = dict(docs[0].get("config", {}))
-    known = {f.name for f in dataclasses.fields(RunConfig)}
+    # methods, shard and limit are set below from every session, not from the latest one
+    known = {f.name for f in dataclasses.fields(RunConfig)} - {"methods", "shard", "limit"}
     values = {}
     for key, value in config.items():
         if key not in known:
