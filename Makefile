@@ -6,7 +6,7 @@ BIN    := $(VENV)/bin
 PRESET ?= vgg16
 RESULTS = $(shell $(BIN)/python -c "from advise_bench.runner.presets import load_preset; print(load_preset('configs/$(PRESET).toml').get('out','results'))" 2>/dev/null)
 
-.PHONY: install test lint docs docs-build demo reproduce reference reference-rerun reference-claims reports bench slurm-test clean
+.PHONY: install test lint docs docs-build demo reproduce reference reference-claims reports bench slurm-test clean
 
 install: $(BIN)/advise-bench
 
@@ -39,24 +39,21 @@ reproduce: install
 	$(BIN)/advise-bench run --config configs/$(PRESET).toml --quiet
 	$(BIN)/advise-bench report $(RESULTS)
 
-# The committed reference results (docs/results/): the main run, three ADVISE-only controls and the
-# CAM-oracle control on the same images, and the report. Resumable; e.g. make reference REF_MODEL=mobilenet_v2 REF_LIMIT=300
+# The committed reference results (docs/results/). One run writes the six methods, their shuffled controls, the
+# reference maps (random, centre, keep-all) and the deletion/insertion curves together; then three ADVISE-only
+# controls and the CAM-oracle control on the same images; then the report. Resumable; add SHARD=K/N to run one
+# shard of every step (run the N shards side by side, then once more without SHARD for the report).
+# E.g. make reference REF_MODEL=mobilenet_v2 REF_LIMIT=300
 REF_MODEL ?= mobilenet
 REF_LIMIT ?= 3000
 REF_DIR    = results/reference/$(REF_MODEL)
-REF_RUN    = $(BIN)/advise-bench run --config configs/$(REF_MODEL).toml --limit $(REF_LIMIT) --quiet
+REF_RUN    = $(BIN)/advise-bench run --config configs/$(REF_MODEL).toml --limit $(REF_LIMIT) --quiet \
+             $(if $(SHARD),--shard $(SHARD))
 ADVISE_CONTROLS = random-grouping max-peaks all-groups
 CAM_ORACLE = -m gradcam,gradcam++,layercam,scorecam --cam-groups like-advise
-# The chance level: the reference maps (random, centre, keep-all) beside the main rows (scoring cost only).
-# The one-run set: the six methods, their shuffled controls, the reference maps and the deletion/insertion
-# curves written together by one run (RERUN_DIR); once complete it replaces the main rows.
-CHANCE_RUN = $(REF_RUN) -m random,centre,keep-all --no-shuffled-control
-REF_EXTRA_mobilenet_v2 = --extra-metrics deletion,insertion  # as the committed rows were made
-RERUN_DIR  = $(REF_DIR)/rerun
 CONTROL_RUN = $(REF_RUN) --no-reference-maps --no-shuffled-control
 reference: install
-	$(REF_RUN) --no-reference-maps --no-shuffled-control --out results/reference
-	$(CHANCE_RUN) $(REF_EXTRA_$(REF_MODEL)) --out results/reference
+	$(REF_RUN) --extra-metrics deletion,insertion --out results/reference
 	$(CONTROL_RUN) -m advise --advise-grouping random --out $(REF_DIR)/controls/random-grouping
 	$(CONTROL_RUN) -m advise --advise-selection max-peaks --out $(REF_DIR)/controls/max-peaks
 	$(CONTROL_RUN) -m advise --advise-selection all --out $(REF_DIR)/controls/all-groups
@@ -64,24 +61,16 @@ reference: install
 	$(BIN)/advise-bench report $(REF_DIR) --plot \
 	  $(foreach c,$(ADVISE_CONTROLS) cam-oracle,--control $(REF_DIR)/controls/$(c))
 
-# The one-run set (resumable, shardable: add SHARD=K/N); REF_RERUN_LIMIT images of the seeded order.
-REF_RERUN_LIMIT ?= $(REF_LIMIT)
-reference-rerun: install
-	$(BIN)/advise-bench run --config configs/$(REF_MODEL).toml --limit $(REF_RERUN_LIMIT) --quiet \
-	  --extra-metrics deletion,insertion $(if $(SHARD),--shard $(SHARD)) --out $(RERUN_DIR)
-	$(BIN)/advise-bench report $(RERUN_DIR)/$(REF_MODEL) --plot
-
-# The paper's other claims on the reference images: the corrected protocol (first REF_CORRECTED_LIMIT images, the
-# three ADVISE controls, and its one-run set: the six methods, their shuffled controls and the reference maps
-# together), the noise/ReLU ablation (first REF_ABLATION_LIMIT, with the ADVISE random-grouping and CAM-oracle
+# The paper's other claims on the reference images: the corrected protocol (first REF_CORRECTED_LIMIT images: one
+# run of the six methods, their shuffled controls and the reference maps, then the three ADVISE controls), the noise/ReLU ablation (first REF_ABLATION_LIMIT, with the ADVISE random-grouping and CAM-oracle
 # controls) and the sanity check (first REF_SANITY_LIMIT). Resumable.
 REF_CORRECTED_LIMIT ?= 300
 REF_ABLATION_LIMIT ?= 100
 REF_SANITY_LIMIT ?= 100
 CORRECTED_DIR = $(REF_DIR)/corrected
-CORRECTED_ALL = $(BIN)/advise-bench run --config configs/$(REF_MODEL).toml --limit $(REF_CORRECTED_LIMIT) \
+CORRECTED_RUN = $(BIN)/advise-bench run --config configs/$(REF_MODEL).toml --limit $(REF_CORRECTED_LIMIT) \
                 --protocol corrected --quiet
-CORRECTED_RUN = $(CORRECTED_ALL) --no-reference-maps --no-shuffled-control
+CORRECTED_CONTROL = $(CORRECTED_RUN) --no-reference-maps --no-shuffled-control
 ABLATE = $(BIN)/advise-bench ablate --model $(REF_MODEL) --subset-seed 0 --limit $(REF_ABLATION_LIMIT) --quiet \
          --densities 0,0.025,0.05,0.075,0.1,0.125,0.15,0.175,0.2,0.225
 ABLATION_CONTROLS = random-grouping cam-oracle
@@ -91,12 +80,9 @@ ABLATION_CONTROLS = random-grouping cam-oracle
 ABLATION_CAM_ORACLE = -m gradcam++,scorecam --cam-groups like-advise
 reference-claims: install
 	$(CORRECTED_RUN) --out $(CORRECTED_DIR)
-	$(CORRECTED_ALL) --out $(CORRECTED_DIR)/rerun
-	$(BIN)/advise-bench report $(CORRECTED_DIR)/rerun/$(REF_MODEL) --plot
-	$(CORRECTED_RUN) -m random,centre,keep-all --out $(CORRECTED_DIR)
-	$(CORRECTED_RUN) -m advise --advise-grouping random --out $(CORRECTED_DIR)/controls/random-grouping
-	$(CORRECTED_RUN) -m advise --advise-selection max-peaks --out $(CORRECTED_DIR)/controls/max-peaks
-	$(CORRECTED_RUN) -m advise --advise-selection all --out $(CORRECTED_DIR)/controls/all-groups
+	$(CORRECTED_CONTROL) -m advise --advise-grouping random --out $(CORRECTED_DIR)/controls/random-grouping
+	$(CORRECTED_CONTROL) -m advise --advise-selection max-peaks --out $(CORRECTED_DIR)/controls/max-peaks
+	$(CORRECTED_CONTROL) -m advise --advise-selection all --out $(CORRECTED_DIR)/controls/all-groups
 	$(BIN)/advise-bench report $(CORRECTED_DIR)/$(REF_MODEL) --plot \
 	  $(foreach c,$(ADVISE_CONTROLS),--control $(CORRECTED_DIR)/controls/$(c))
 	$(ABLATE) --out $(REF_DIR)

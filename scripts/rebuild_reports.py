@@ -31,7 +31,7 @@ def report_jobs(model: str) -> list[tuple[str, list[str]]]:
     base = REFERENCE / model
     jobs = []
     for folder, controls in [(base, base / "controls"), *((base / sub / model, base / sub / "controls")
-                                                          for sub in ("corrected", "rerun", "corrected/rerun"))]:
+                                                          for sub in ("corrected",))]:
         if not (ROOT / folder / "table1.csv").is_file():
             continue
         args = ["report", str(folder), "--plot"]

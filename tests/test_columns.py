@@ -53,14 +53,15 @@ def _committed_headers():
 
 def test_committed_rows_have_declared_columns_in_the_declared_order():
     """The committed rows were written by the run before this declaration existed: an oracle of the names, and
-    the one-run set (written at once by one version, no header widened since) an oracle of the order."""
+    the rows that record a numerics fingerprint (the one-run sets, written at once by one version, no header widened
+    since) an oracle of the order."""
     order = [c.name for c in ROW_COLUMNS]
     checked = 0
     for csv, header in _committed_headers():
         if "status" not in header:
             continue
         assert set(header) <= set(order), (csv, set(header) - set(order))
-        if "rerun" in csv.parts:
+        if "fingerprint" in header:
             assert header == [c for c in order if c in header], csv
             checked += 1
     assert checked >= 15
@@ -68,7 +69,7 @@ def test_committed_rows_have_declared_columns_in_the_declared_order():
 
 def test_the_builtin_methods_columns_are_declared():
     """ADVISE's info and its selection's: the declaration names every column a built-in method adds."""
-    header = (REFERENCE / "mobilenet" / "rerun" / "mobilenet" / "advise.csv").open().readline().strip().split(",")
+    header = (REFERENCE / "mobilenet_v2" / "advise.csv").open().readline().strip().split(",")
     method_columns = {c.name for c in METHOD_COLUMNS}
     assert {"peak_min", "peak_max", "groups", "kde_s", "selected_peaks", "selection"} <= set(header)
     assert {h for h in header if h in method_columns} == {"peak_min", "peak_max", "groups", "kde_s",

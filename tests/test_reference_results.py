@@ -1,7 +1,6 @@
 """The committed reference results rebuild byte for byte from the committed per-image CSVs:
 `advise-bench report results/reference/<model>` (and its controls) for the main runs and the corrected-protocol
-runs (`<model>/corrected/<model>`, controls in `<model>/corrected/controls/`), the one-run sets (`<model>/rerun/<model>`,
-`<model>/corrected/rerun/<model>`), the ablation's tables from its
+runs (`<model>/corrected/<model>`, controls in `<model>/corrected/controls/`), the ablation's tables from its
 folders (`<model>/ablation/`, with the controls that have an ablation), the sanity check's from its per-image rows."""
 
 import shutil
@@ -17,11 +16,9 @@ from advise_bench.runner.results import load_rows
 
 REFERENCE = Path(__file__).resolve().parents[1] / "results" / "reference"
 MODELS = sorted(p.name for p in REFERENCE.iterdir() if (p / "table1.csv").exists()) if REFERENCE.is_dir() else []
-# Report folders: each main run, each corrected-protocol run (<model>/corrected/<model>) and the one-run sets, the
-# one that is to replace the main rows (<model>/rerun/<model>) and the corrected protocol's
-# (<model>/corrected/rerun/<model>).
+# Report folders: each main run and each corrected-protocol run (<model>/corrected/<model>).
 REPORTS = [(m, Path(m)) for m in MODELS] + [(f"{m}/{sub}", Path(m) / sub / m) for m in MODELS
-                                            for sub in ("corrected", "rerun", "corrected/rerun")
+                                            for sub in ("corrected",)
                                             if (REFERENCE / m / sub / m / "table1.csv").exists()]
 ABLATIONS = [m for m in MODELS if (REFERENCE / m / "ablation" / "ablation_avx.csv").exists()]
 SANITY = [m for m in MODELS if (REFERENCE / m / "sanity" / "sanity_verdicts.csv").exists()]
