@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from advise_bench.report.build import build_report
+from advise_bench.report.build import build_report, terminal_summary
 from advise_bench.report.paper import paper_table
 from advise_bench.runner.results import load_rows
 
@@ -30,7 +30,7 @@ def write_results(root, model, rows, weights="imagenet", manifest=True):
     folder = root / model
     folder.mkdir(parents=True, exist_ok=True)
     for method, g in df.groupby("method"):
-        g.to_csv(folder / f"{METHOD_FILES[method]}.csv", index=False)
+        g.to_csv(folder / f"{METHOD_FILES.get(method, method)}.csv", index=False)
     if manifest:
         (folder / "run.json").write_text(json.dumps({"config": {"model": model, "weights": weights},
                                                      "weights": weights}))
@@ -151,6 +151,23 @@ def test_untrained_rows_are_timing_only_and_never_beside_the_paper(tmp_path):
     assert pd.read_csv(paths["comparisons"]).empty and pd.read_csv(paths["ranks"]).empty
     assert "Not compared (untrained weights, timing only): vgg16." in paths["report"].read_text()
     assert pd.read_csv(paths["csv"])["note"].eq("untrained: timing only").all()
+
+
+def test_untrained_rows_with_reference_maps_report_and_report_again(tmp_path):
+    # Untrained weights leave no block to judge: validity.csv must still read back, and a second report (which
+    # reads the folder the first wrote chance.csv and validity.csv into) must not take them for rows.
+    rows = _paper_like_rows("vgg16")
+    rows += [{"image_id": f"img{i}", "method": ref, **{m: 0.2 + 0.01 * i for m in METRIC_NAMES}}
+             for ref in ("random", "centre", "keep-all") for i in range(6)]
+    write_results(tmp_path, "vgg16", rows, weights="random")
+    for _ in range(2):
+        merged, paths = build_report(tmp_path, n_resamples=1000)
+        text = terminal_summary(merged, paths)
+    assert pd.read_csv(paths["validity"]).empty and "verdict" in pd.read_csv(paths["validity"]).columns
+    assert "vgg16" in text
+    assert len(load_rows(tmp_path)) == len(rows)
+    (tmp_path / "vgg16" / "lime.shard-2of2.csv").write_text("")  # a writer stopped before its header
+    assert len(load_rows(tmp_path)) == len(rows)
 
 
 def test_extra_metrics_are_picked_up_and_old_folders_still_report(tmp_path):

@@ -50,6 +50,9 @@ FAILS_CHANCE = "fails the chance test"
 FAILS_BOTH = "fails both"
 # The rates beside Table I's metrics: Hit and the class-sensitivity check (column CS_pass).
 RATE_INFO = {"Hit": METRICS["Hit"], "CS_pass": METRICS["CS"]}
+# The validity table's key and verdict columns, written even when no block can be judged (untrained weights only),
+# so that validity.csv always reads back as a table.
+VALIDITY_KEY = ["model", "protocol", "metric", "direction", "verdict"]
 
 
 def validity_metrics(rows: pd.DataFrame) -> tuple[str, ...]:
@@ -117,7 +120,7 @@ def metric_validity(rows: pd.DataFrame, comparisons: pd.DataFrame, n_resamples: 
         where = {"model": model, "protocol": protocol}
         records += _with_verdicts([rec for metric in validity_metrics(rows) if (
             rec := _metric_record(where, block, metric, real, ranked, block_cmp, n_resamples, seed))])
-    return pd.DataFrame(records)
+    return pd.DataFrame(records) if records else pd.DataFrame(columns=VALIDITY_KEY)
 
 
 def _metric_record(where: dict, block: pd.DataFrame, metric: str, real: list[str], ranked: list[str],

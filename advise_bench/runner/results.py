@@ -45,7 +45,10 @@ def load_rows(results_dir: Path) -> pd.DataFrame:
         if csv.name.startswith(("advise_groups", "table", "ablation", "sanity", "comparisons", "ranks", "rank_tests",
                                 "controls")):
             continue
-        df = pd.read_csv(csv, dtype={"image_id": str})
+        try:
+            df = pd.read_csv(csv, dtype={"image_id": str})
+        except pd.errors.EmptyDataError:  # a zero-byte file (a writer stopped before its header) holds no rows
+            continue
         if {"image_id", "method", "status"} <= set(df.columns):
             if csv.parent not in weights:
                 weights[csv.parent] = folder_weights(csv.parent)
